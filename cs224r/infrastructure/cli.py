@@ -1,0 +1,35 @@
+"""Shared command-line driver: flags from a config dataclass, clear one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cs224r.data import DatasetError
+from cs224r.envs import UnknownEnvError, env_names, get_spec
+from cs224r.infrastructure.config import add_config_flags, config_from_args
+from cs224r.infrastructure.rl_trainer import TrainingError, train
+
+
+def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, description: str = "") -> int:
+    parser = argparse.ArgumentParser(description=description)
+    add_config_flags(parser, config_cls)
+    parser.add_argument("--list-envs", action="store_true", help="print the known env names and exit")
+    args = parser.parse_args(argv)
+    if getattr(args, "list_envs", False):
+        print("\n".join(env_names()))
+        return 0
+    try:
+        env_name = getattr(args, "env_name", config_cls.env_name)
+        config = config_from_args(config_cls, args, get_spec(env_name).train_defaults)
+        rows = train(config, agent_cls)
+    except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue later with the same command plus --resume", file=sys.stderr)
+        return 130
+    last = rows[-1]
+    print(f"final Eval_AverageReturn {last['Eval_AverageReturn']:.1f}  "
+          f"success rate {last['Eval_SuccessRate']:.2f}  ({config.log_dir}/{config.exp_name}/seed{config.seed})")
+    return 0

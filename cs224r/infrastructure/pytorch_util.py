@@ -1,0 +1,45 @@
+"""Device selection, NumPy <-> torch conversion and MLP construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+device = torch.device("cpu")
+
+
+def init_device(name: str = "auto") -> torch.device:
+    """Select ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]`` as the global device."""
+    global device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was requested but no CUDA GPU is visible; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"unknown device '{name}'; use auto, cpu or cuda")
+    device = torch.device(name)
+    return device
+
+
+def from_numpy(x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+    t = torch.from_numpy(np.asarray(x)).to(device)
+    if dtype is not None:
+        return t.to(dtype)
+    return t.float() if t.is_floating_point() else t
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def build_mlp(input_size: int, output_size: int, n_layers: int, size: int,
+              activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """``n_layers`` hidden layers of width ``size``, then a linear output layer."""
+    layers: list[nn.Module] = []
+    width = input_size
+    for _ in range(n_layers):
+        layers += [nn.Linear(width, size), activation()]
+        width = size
+    layers.append(nn.Linear(width, output_size))
+    return nn.Sequential(*layers)

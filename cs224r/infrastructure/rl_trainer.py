@@ -1,0 +1,159 @@
+"""RL_Trainer: offline training from a fixed dataset with periodic evaluation and checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cs224r.data import load_dataset
+from cs224r.envs import evaluate, get_spec
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.logger import Logger
+from cs224r.infrastructure.replay_buffer import ReplayBuffer
+from cs224r.infrastructure.utils import atomic_write, rng_state, set_rng_state, set_seed
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+class RL_Trainer:
+    """Builds the dataset, agent and logger for ``config`` and runs ``agent_cls`` on it.
+
+    Layout of a run: ``<log_dir>/<exp_name>/seed<seed>/`` with ``metrics.csv``, ``tb/``,
+    ``config.json``, ``checkpoint.pt`` (latest) and ``policy.pt`` (final actor weights).
+    """
+
+    def __init__(self, config: Any, agent_cls: type) -> None:
+        self.config = config
+        self.device = ptu.init_device(config.device)
+        set_seed(config.seed)
+        self.spec = get_spec(config.env_name)
+        self.dataset = load_dataset(config.env_name, config.dataset)
+        self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
+        self.agent = agent_cls(self.spec.obs_dim, self.spec.act_dim, self.spec.discrete, config)
+        self.eval_env = self.spec.make_batch(config.eval_episodes)
+        self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
+        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.step = 0
+        self.elapsed = 0.0
+        self.loss_sums: dict[str, torch.Tensor] = {}
+        self.loss_count = 0
+        rows: list[dict] = []
+        if config.resume and self.ckpt_path.exists():
+            rows = self._load_checkpoint()
+        elif (self.run_dir / "metrics.csv").exists() or self.ckpt_path.exists():
+            raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
+                                "or choose another --exp-name / --log-dir")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = dataclasses.asdict(config)
+        atomic_write(self.run_dir / "config.json",
+                     lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, default=str)))
+        self.logger = Logger(self.run_dir, rows, config.use_wandb, config.wandb_project,
+                             f"{config.exp_name}_seed{config.seed}", cfg,
+                             purge_step=self.step if self.step else None)
+
+    # ---------------------------------------------------------------- main loop
+    def run(self) -> list[dict]:
+        cfg = self.config
+        bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
+                   desc=f"{cfg.exp_name} seed{cfg.seed}", dynamic_ncols=True)
+        interval_start, steps_at_start = time.perf_counter(), self.step
+        try:
+            while self.step < cfg.total_steps:
+                info = self.agent.train(*self.buffer.sample(cfg.batch_size))
+                self._accumulate(info)
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                    now = time.perf_counter()
+                    self.elapsed += now - interval_start
+                    sps = (self.step - steps_at_start) / max(now - interval_start, 1e-9)
+                    row = self._log_interval(sps)
+                    bar.set_postfix(eval_return=f"{row['Eval_AverageReturn']:.1f}",
+                                    success=f"{row['Eval_SuccessRate']:.2f}")
+                    interval_start, steps_at_start = time.perf_counter(), self.step
+                if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
+                    self.save_checkpoint()
+            torch.save(self.agent.actor.state_dict(), self.run_dir / "policy.pt")
+        finally:
+            bar.close()
+            self.logger.close()
+        return self.logger.rows
+
+    def _accumulate(self, info: dict) -> None:
+        for key, value in info.items():
+            value = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+            self.loss_sums[key] = self.loss_sums.get(key, 0.0) + value
+        self.loss_count += 1
+
+    def _log_interval(self, steps_per_second: float) -> dict:
+        row: dict[str, Any] = {"step": self.step}
+        for key, total in self.loss_sums.items():
+            row[key] = float(total) / max(self.loss_count, 1)
+            if not math.isfinite(row[key]):
+                raise TrainingError(
+                    f"{key} became {row[key]} before step {self.step}; the last good checkpoint is "
+                    f"{self.ckpt_path} - lower the learning rates or check the dataset for bad rewards")
+        self.loss_sums, self.loss_count = {}, 0
+        t0 = time.perf_counter()
+        row.update(self.evaluate())
+        self.elapsed += time.perf_counter() - t0
+        row["Train_StepsPerSecond"] = steps_per_second
+        row["Time_Elapsed"] = self.elapsed
+        self.logger.log(row)
+        return row
+
+    def evaluate(self) -> dict[str, float]:
+        """``eval_episodes`` episodes of the deterministic policy, seeded by (seed, step)."""
+        actor = self.agent.actor
+        result = evaluate(lambda obs: actor.get_action(obs, deterministic=True), self.eval_env,
+                          seed=self.config.seed * 1_000_003 + self.step)
+        returns = result["returns"]
+        return {"Eval_AverageReturn": float(returns.mean()), "Eval_StdReturn": float(returns.std()),
+                "Eval_MaxReturn": float(returns.max()), "Eval_MinReturn": float(returns.min()),
+                "Eval_AverageEpLen": float(result["lengths"].mean()),
+                "Eval_SuccessRate": float(result["successes"].mean())}
+
+    # ---------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> None:
+        state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.state_dict(),
+                 "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
+                 "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
+                 "config": dataclasses.asdict(self.config)}
+        atomic_write(self.ckpt_path, lambda tmp: torch.save(state, tmp))
+
+    def _load_checkpoint(self) -> list[dict]:
+        try:
+            state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        except Exception as err:
+            raise TrainingError(f"cannot read checkpoint {self.ckpt_path} ({err}); delete it to start over") from err
+        old = state["config"]
+        for key in ("env_name", "seed", "batch_size"):
+            if old.get(key) != getattr(self.config, key):
+                raise TrainingError(f"checkpoint {self.ckpt_path} was made with {key}={old.get(key)!r}, "
+                                    f"not {getattr(self.config, key)!r}; resume with the same flags")
+        self.agent.load_state_dict(state["agent"])
+        set_rng_state(state["rng"])
+        self.buffer.generator.set_state(state["buffer_rng"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.loss_sums, self.loss_count = state["loss_sums"], state["loss_count"]
+        print(f"resuming {self.run_dir} from step {self.step}")
+        return state["rows"]
+
+
+def train(config: Any, agent_cls: type) -> list[dict]:
+    """Build an ``RL_Trainer`` and run it; returns the logged rows."""
+    return RL_Trainer(config, agent_cls).run()
+
+
+def final_return(rows: list[dict]) -> float:
+    return float(np.asarray([r["Eval_AverageReturn"] for r in rows])[-1])
