@@ -23,7 +23,9 @@ def load_dataset(env_name: str, dataset_path: str | Path | None = None) -> Datas
 def check_fits_env(data: Dataset, spec, name: str) -> None:
     """Raise DatasetError when the dataset's shapes do not match the env spec."""
     if data.obs_dim != spec.obs_dim:
-        raise DatasetError(f"{name}: observations have {data.obs_dim} numbers, env '{spec.name}' expects {spec.obs_dim}")
+        raise DatasetError(
+            f"{name}: observations have {data.obs_dim} numbers, env '{spec.name}' expects {spec.obs_dim}"
+        )
     if data.discrete != spec.discrete:
         kind = "discrete" if spec.discrete else "continuous"
         raise DatasetError(f"{name}: env '{spec.name}' has {kind} actions but the dataset does not")
