@@ -1,6 +1,6 @@
 """Environments by name. ``get_spec(name)`` describes a task; ``make_batch_env`` builds it."""
 
-from cs224r.envs import point_reach  # noqa: F401  (registers point-reach-v0)
+from cs224r.envs import point_reach, pointmass  # noqa: F401  (register point-reach-v0, pointmass-medium-v0)
 from cs224r.envs.base import BatchEnv, EnvSpec, UnknownEnvError, env_names, evaluate, get_spec, register
 
 

@@ -29,6 +29,7 @@ class TrainConfig:
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"
     progress: bool = True  # tqdm bar
+    plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
 
 
 @dataclass
