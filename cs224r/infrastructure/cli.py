@@ -22,7 +22,7 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     try:
         env_name = getattr(args, "env_name", config_cls.env_name)
         config = config_from_args(config_cls, args, get_spec(env_name).train_defaults)
-        rows = train(config, agent_cls)
+        rows = train(config, agent_cls, callbacks=_picture_callbacks(config))
     except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -33,3 +33,12 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     print(f"final Eval_AverageReturn {last['Eval_AverageReturn']:.1f}  "
           f"success rate {last['Eval_SuccessRate']:.2f}  ({config.log_dir}/{config.exp_name}/seed{config.seed})")
     return 0
+
+
+def _picture_callbacks(config) -> list:
+    """Pointmass pictures every ``--plot-interval`` steps (matplotlib is imported only then)."""
+    if getattr(config, "plot_interval", 0) > 0 and config.env_name.startswith("pointmass"):
+        from cs224r.infrastructure.visualize import default_callbacks
+
+        return default_callbacks(config)
+    return []

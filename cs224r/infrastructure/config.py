@@ -50,6 +50,18 @@ class AWACConfig(TrainConfig):
     grad_clip: float = 10.0  # the CS224R homework
 
 
+@dataclass
+class BCConfig(TrainConfig):
+    """Behaviour cloning; ``filter_top_percent`` < 100 gives filtered BC (the best trajectories only)."""
+
+    exp_name: str = "bc"
+    actor_n_layers: int = 2  # the same actor as AWAC's, so the comparison isolates the objective
+    actor_size: int = 256
+    actor_lr: float = 3e-4
+    grad_clip: float = 10.0  # the CS224R homework
+    filter_top_percent: float = 100.0  # keep the top X% of trajectories by return (ceil); 100 = plain BC
+
+
 C = TypeVar("C")
 
 

@@ -32,12 +32,15 @@ class RL_Trainer:
     ``config.json``, ``checkpoint.pt`` (latest) and ``policy.pt`` (final actor weights).
     """
 
-    def __init__(self, config: Any, agent_cls: type) -> None:
+    def __init__(self, config: Any, agent_cls: type, callbacks: list | None = None) -> None:
         self.config = config
+        self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
         self.device = ptu.init_device(config.device)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
         self.dataset = load_dataset(config.env_name, config.dataset)
+        if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
+            self.dataset = agent_cls.prepare_dataset(self.dataset, config)
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
         self.agent = agent_cls(self.spec.obs_dim, self.spec.act_dim, self.spec.discrete, config)
         self.eval_env = self.spec.make_batch(config.eval_episodes)
@@ -78,6 +81,8 @@ class RL_Trainer:
                     self.elapsed += now - interval_start
                     sps = (self.step - steps_at_start) / max(now - interval_start, 1e-9)
                     row = self._log_interval(sps)
+                    for callback in self.callbacks:
+                        callback(self, row)
                     bar.set_postfix(eval_return=f"{row['Eval_AverageReturn']:.1f}",
                                     success=f"{row['Eval_SuccessRate']:.2f}")
                     interval_start, steps_at_start = time.perf_counter(), self.step
@@ -150,9 +155,9 @@ class RL_Trainer:
         return state["rows"]
 
 
-def train(config: Any, agent_cls: type) -> list[dict]:
+def train(config: Any, agent_cls: type, callbacks: list | None = None) -> list[dict]:
     """Build an ``RL_Trainer`` and run it; returns the logged rows."""
-    return RL_Trainer(config, agent_cls).run()
+    return RL_Trainer(config, agent_cls, callbacks).run()
 
 
 def final_return(rows: list[dict]) -> float:

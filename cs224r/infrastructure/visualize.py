@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cs224r.data.dataset import Dataset  # noqa: E402
+from cs224r.data.filtering import episode_slices  # noqa: E402
 from cs224r.envs.pointmass import MAZE, Maze, PointmassBatch  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
 from cs224r.infrastructure.utils import atomic_write  # noqa: E402
@@ -46,20 +47,11 @@ def _mark_start_goal(ax, maze: Maze, legend: bool = False) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 
 
-def episodes(data: Dataset) -> list[slice]:
-    """Row ranges of the dataset's episodes (each ends at a terminal or timeout)."""
-    ends = np.flatnonzero((data.terminals > 0) | (data.timeouts > 0))
-    if len(ends) == 0 or ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data) - 1)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    return [slice(int(s), int(e) + 1) for s, e in zip(starts, ends)]
-
-
 def plot_dataset(data: Dataset, path: str | Path, maze: Maze = MAZE) -> Path:
     """Trajectories over the maze (colour per trajectory) next to a histogram of episode lengths."""
     fig, (ax, hist) = plt.subplots(1, 2, figsize=(11, 5))
     draw_maze(ax, maze)
-    eps = episodes(data)
+    eps = episode_slices(data)
     colours = plt.cm.viridis(np.linspace(0, 1, len(eps)))
     for colour, ep in zip(colours, eps):
         pos = maze.unnormalize(np.concatenate([data.observations[ep][:1], data.next_observations[ep]]))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from cs224r.data import load_dataset
+from cs224r.data.filtering import episode_slices
 from cs224r.envs import evaluate, get_spec
 from cs224r.envs.pointmass import (
     DATA_PATH,
@@ -12,7 +13,6 @@ from cs224r.envs.pointmass import (
     expert_action,
     generate_dataset,
 )
-from cs224r.infrastructure.visualize import episodes
 
 
 def _noise(seed: int, n: int = 1) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_dataset_needs_stitching():
     route = MAZE.distances_to(goal_cell)
     covered = set()
     goal_reaching = 0
-    for ep in episodes(data):
+    for ep in episode_slices(data):
         cells = {tuple(c) for c in MAZE.cell_of(MAZE.unnormalize(
             np.concatenate([data.observations[ep], data.next_observations[ep]])))}
         covered |= cells

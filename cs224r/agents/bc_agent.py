@@ -1,0 +1,53 @@
+"""Behaviour cloning, and filtered BC (clone only the best trajectories of the dataset)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cs224r.data.dataset import Dataset
+from cs224r.data.filtering import filter_top_percent
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import BCConfig
+from cs224r.policies.MLP_policy import MLPPolicy
+
+
+class BCAgent:
+    """Maximise log pi(a|s) over the dataset's (s, a) pairs; rewards are ignored."""
+
+    def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, config: BCConfig) -> None:
+        self.config = config
+        self.discrete = discrete
+        self.actor = MLPPolicy(ob_dim, ac_dim, config.actor_n_layers, config.actor_size, discrete,
+                               learning_rate=config.actor_lr, grad_clip=config.grad_clip)
+
+    @classmethod
+    def prepare_dataset(cls, dataset: Dataset, config: BCConfig) -> Dataset:
+        """Filtered BC: keep the top ``filter_top_percent``% of trajectories by return (ceil)."""
+        kept = filter_top_percent(dataset, config.filter_top_percent)
+        if kept is not dataset:
+            print(f"filtered BC: {kept.metadata['filter']} ({len(kept)} of {len(dataset)} transitions)")
+        return kept
+
+    def bc_loss(self, ob: torch.Tensor, ac: torch.Tensor) -> torch.Tensor:
+        """Negative mean log-likelihood of the dataset actions."""
+        # BEGIN SOLUTION bc_loss
+        loss = -self.actor(ob).log_prob(ac).mean()
+        # END SOLUTION
+        return loss
+
+    def train(self, ob, ac, re=None, next_ob=None, terminal=None) -> dict[str, torch.Tensor]:
+        """One gradient step on a minibatch; only ``ob`` and ``ac`` are used."""
+        ob = ob if isinstance(ob, torch.Tensor) else ptu.from_numpy(np.asarray(ob))
+        if not isinstance(ac, torch.Tensor):
+            ac = ptu.from_numpy(np.asarray(ac), torch.long if self.discrete else None)
+        loss = self.bc_loss(ob, ac)
+        self.actor._step(loss)
+        return {"Actor Loss": loss.detach()}
+
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "actor_opt": self.actor.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.actor.optimizer.load_state_dict(state["actor_opt"])
