@@ -172,3 +172,18 @@ def test_obs_and_action_dims_checked_against_env(tmp_path):
     with pytest.raises(DatasetError, match="actions have 2 numbers"):
         read_d4rl_hdf5(path, obs_dim=3, act_dim=8)
     assert len(read_d4rl_hdf5(path, obs_dim=3, act_dim=2)) == 5
+
+
+def test_failed_write_leaves_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "keep.hdf5"
+    write_d4rl_hdf5(path, small_dataset())
+    before = path.read_bytes()
+
+    def boom(self, name, **kwargs):
+        raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", boom)
+    with pytest.raises(RuntimeError, match="disk went away"):
+        write_d4rl_hdf5(path, small_dataset(20))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.hdf5"]
