@@ -99,7 +99,8 @@ def read_metrics(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
         raise ResultsError(f"cannot read {path}: {err}") from err
     step_col = next((c for c in STEP_COLS if c in columns), None)
     if step_col is None or RETURN_COL not in columns:
-        raise ResultsError(f"{path} needs a 'step' and an '{RETURN_COL}' column; it has: {', '.join(columns) or 'none'}")
+        raise ResultsError(f"{path} needs a 'step' and an '{RETURN_COL}' column; "
+                           f"it has: {', '.join(columns) or 'none'}")
     has_success = SUCCESS_COL in columns
     steps, returns, success = [], [], []
     for i, row in enumerate(rows, start=2):
@@ -260,11 +261,10 @@ def latex_tables(summaries: list[Summary]) -> str:
             out.append(f"% {_tex(title)} ({_tex(env)}): no runs were given")
             continue
         seeds = ", ".join(map(str, rows[0].seeds))
+        task = f"AntMaze {_tex(env)}" if env in dict(TABLES).values() else _tex(env)
         out += ["\\begin{table}[h]", "\\centering",
-                f"\\caption{{{_tex(title)}: AntMaze {_tex(env)}. Final evaluation return and success rate, "
-                f"mean $\\pm$ std over seeds {seeds}.}}" if env in dict(TABLES).values() else
-                f"\\caption{{{_tex(title)}: {_tex(env)}. Final evaluation return and success rate, mean $\\pm$ std over seeds "
-                f"{seeds}.}}",
+                f"\\caption{{{_tex(title)}: {task}. Final evaluation return and success rate, "
+                f"mean $\\pm$ std over seeds {seeds}.}}",
                 "\\begin{tabular}{lcc}", "\\toprule", "Algorithm & Return & Success rate \\\\", "\\midrule"]
         for s in rows:
             out.append(f"{_tex(_algo_label(s.algo))} & {_fmt(s.return_mean, s.return_std, True)} & "

@@ -70,7 +70,9 @@ def modal_image():
     return (
         modal.Image.debian_slim(python_version=PYTHON_VERSION)
         .pip_install(*packages)
-        .env({"PYTHONUNBUFFERED": "1"})
+        # dataset caches on the Volume: generated or uploaded data is found by every later run
+        .env({"PYTHONUNBUFFERED": "1", "CS224R_DATA": f"{RESULTS_DIR}/datasets",
+              "MINARI_DATASETS_PATH": f"{RESULTS_DIR}/minari"})
         .add_local_python_source("cs224r")
     )
 
