@@ -36,9 +36,11 @@ class RL_Trainer:
         self.config = config
         self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
         self.device = ptu.init_device(config.device)
+        if config.torch_threads > 0:
+            torch.set_num_threads(config.torch_threads)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
-        self.dataset = load_dataset(config.env_name, config.dataset)
+        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
         if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
             self.dataset = agent_cls.prepare_dataset(self.dataset, config)
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
