@@ -8,6 +8,7 @@ import torch
 from cs224r.critics.awac_critic import AWACCritic
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.schedules import LRSchedule
 from cs224r.policies.MLP_policy import MLPPolicyAWAC
 
 
@@ -25,6 +26,7 @@ class AWACAgent:
         self.critic = AWACCritic(ob_dim, ac_dim, config.critic_n_layers, config.critic_size, discrete,
                                  gamma=config.gamma, tau=config.tau, learning_rate=config.critic_lr,
                                  grad_clip=config.grad_clip)
+        self.actor_lr = LRSchedule(self.actor.optimizer, config.actor_lr_schedule, config.total_steps)
 
     def sample_next_action(self, next_ob: torch.Tensor) -> torch.Tensor:
         """a' ~ pi(.|s') for the TD target, with no gradient into the actor."""
@@ -52,6 +54,7 @@ class AWACAgent:
         next_ac = self.sample_next_action(next_ob)
         log = self.critic.update(ob, ac, next_ob, next_ac, re, terminal)
         adv = self.estimate_advantage(ob, ac)
+        log["Actor LR"] = self.actor_lr.step()
         log["Actor Loss"] = self.actor.update(ob, ac, adv)
         log["Advantage Mean"] = adv.mean()
         self.critic.update_target_network()
@@ -59,10 +62,13 @@ class AWACAgent:
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "actor_opt": self.actor.optimizer.state_dict(),
-                "critic": self.critic.state_dict(), "critic_opt": self.critic.optimizer.state_dict()}
+                "critic": self.critic.state_dict(), "critic_opt": self.critic.optimizer.state_dict(),
+                "actor_lr": self.actor_lr.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
         self.actor.optimizer.load_state_dict(state["actor_opt"])
         self.critic.load_state_dict(state["critic"])
         self.critic.optimizer.load_state_dict(state["critic_opt"])
+        if "actor_lr" in state:
+            self.actor_lr.load_state_dict(state["actor_lr"])

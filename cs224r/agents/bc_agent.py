@@ -9,6 +9,7 @@ from cs224r.data.dataset import Dataset
 from cs224r.data.filtering import filter_top_percent
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import BCConfig
+from cs224r.infrastructure.schedules import LRSchedule
 from cs224r.policies.MLP_policy import MLPPolicy
 
 
@@ -20,6 +21,7 @@ class BCAgent:
         self.discrete = discrete
         self.actor = MLPPolicy(ob_dim, ac_dim, config.actor_n_layers, config.actor_size, discrete,
                                learning_rate=config.actor_lr, grad_clip=config.grad_clip)
+        self.actor_lr = LRSchedule(self.actor.optimizer, config.actor_lr_schedule, config.total_steps)
 
     @classmethod
     def prepare_dataset(cls, dataset: Dataset, config: BCConfig) -> Dataset:
@@ -41,13 +43,17 @@ class BCAgent:
         ob = ob if isinstance(ob, torch.Tensor) else ptu.from_numpy(np.asarray(ob))
         if not isinstance(ac, torch.Tensor):
             ac = ptu.from_numpy(np.asarray(ac), torch.long if self.discrete else None)
+        lr = self.actor_lr.step()
         loss = self.bc_loss(ob, ac)
         self.actor._step(loss)
-        return {"Actor Loss": loss.detach()}
+        return {"Actor Loss": loss.detach(), "Actor LR": lr}
 
     def state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict(), "actor_opt": self.actor.optimizer.state_dict()}
+        return {"actor": self.actor.state_dict(), "actor_opt": self.actor.optimizer.state_dict(),
+                "actor_lr": self.actor_lr.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
         self.actor.optimizer.load_state_dict(state["actor_opt"])
+        if "actor_lr" in state:
+            self.actor_lr.load_state_dict(state["actor_lr"])

@@ -1,4 +1,4 @@
-"""Trajectory-level filtering of an offline dataset (filtered behaviour cloning)."""
+"""Dataset transforms applied before training: top-X% trajectory filtering (filtered BC), action clipping."""
 
 from __future__ import annotations
 
@@ -50,3 +50,13 @@ def filter_top_percent(data: Dataset, percent: float) -> Dataset:
         timeouts=data.timeouts[rows],
         metadata=meta,
     ).validate("filtered dataset")
+
+
+def clip_actions(data: Dataset, bound: float) -> Dataset:
+    """Clip continuous actions to [-bound, bound] in place (the CS224R homework uses 1 - 1e-5); discrete data
+    and ``bound`` <= 0 are left alone."""
+    if bound > 0 and not data.discrete:
+        data.actions = np.clip(data.actions, -bound, bound).astype(data.actions.dtype)
+        data.metadata["action_clip"] = bound
+        data.metadata["checksum"] = data.checksum()
+    return data

@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cs224r.data import load_dataset
+from cs224r.data.filtering import clip_actions
 from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.logger import Logger
@@ -41,6 +42,7 @@ class RL_Trainer:
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
+        clip_actions(self.dataset, getattr(config, "action_clip", 0.0))
         if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
             self.dataset = agent_cls.prepare_dataset(self.dataset, config)
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
