@@ -156,11 +156,14 @@ class PointmassPictures:
             raise ValueError("--plot-interval must be a positive number of steps")
         self.interval = interval
         self.num_episodes = num_episodes
+        self.next_at = interval
 
     def __call__(self, trainer: Any, row: dict) -> None:
+        """Draw at the first evaluation at or after each multiple of ``interval``, and at the end."""
         step = trainer.step
-        if step % self.interval and step != trainer.config.total_steps:
+        if step < self.next_at and step != trainer.config.total_steps:
             return
+        self.next_at = (step // self.interval + 1) * self.interval
         out = trainer.run_dir / "pictures"
         agent = trainer.agent
         pos = rollout_positions(lambda o: agent.actor.get_action(o, deterministic=True), self.num_episodes,

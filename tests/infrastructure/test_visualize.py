@@ -75,6 +75,14 @@ def test_rollout_positions_stay_in_free_space():
     assert pos.shape[1] == 2 and len(pos) > 2
 
 
+def test_interval_that_is_not_a_multiple_of_the_eval_interval(tmp_path):
+    cfg = AWACConfig(env_name="pointmass-medium-v0", total_steps=9, eval_interval=2, eval_episodes=2,
+                     actor_size=8, critic_size=8, log_dir=str(tmp_path), device="cpu", progress=False)
+    train(cfg, AWACAgent, callbacks=[PointmassPictures(interval=3, num_episodes=2)])
+    names = sorted(p.name for p in (tmp_path / "awac" / "seed1" / "pictures").glob("visitation*"))
+    assert names == ["visitation_step4.png", "visitation_step6.png", "visitation_step9.png"]
+
+
 def test_plot_interval_must_be_positive():
     with pytest.raises(ValueError, match="plot-interval"):
         PointmassPictures(0)
