@@ -82,9 +82,10 @@ class FastAWAC:
                        stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
         self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
         lr_a, lr_c = self.config.actor_lr, self.config.critic_lr
-        fused = dev.type == "cuda"
-        self.actor_opt = torch.optim.Adam([*self.actor, self.logstd], lr=lr_a, fused=fused or None)
-        self.critic_opt = torch.optim.Adam(self.critic, lr=lr_c, fused=fused or None)
+        # fused Adam: one kernel over each stacked tensor (CPU and CUDA); elementwise, so per seed it is
+        # the reference's Adam up to float rounding
+        self.actor_opt = torch.optim.Adam([*self.actor, self.logstd], lr=lr_a, fused=True)
+        self.critic_opt = torch.optim.Adam(self.critic, lr=lr_c, fused=True)
         self._load_opt_state_from_shells()
 
     def _actor_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
@@ -229,9 +230,11 @@ class FastAWAC:
 
     def enable_compile(self) -> bool:
         """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable."""
-        try:
+        try:  # a tiny compiled call first: a missing C++ compiler or unsupported platform shows up here
+            probe = torch.ones(2, device=self.device)
+            torch.compile(lambda t: torch.relu(t) * 2.0, dynamic=False)(probe)
             self._compiled = torch.compile(self._update, dynamic=False)
-        except Exception as err:  # no compiler / unsupported platform: keep the eager update
+        except Exception as err:  # keep the eager update
             print(f"torch.compile unavailable ({type(err).__name__}: {err}); using the eager fast path")
             self._compiled = None
         return self._compiled is not None

@@ -50,7 +50,7 @@ def mlp_forward(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor
     for i in range(n_layers):
         x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
         if i < n_layers - 1:
-            x = torch.relu(x)
+            x = torch.relu_(x)  # in place: baddbmm's backward does not need its output
     return x
 
 

@@ -155,3 +155,17 @@ def test_stacked_forward_equals_each_mlp():
     out = mlp_forward(stack_mlps(mlps, "cpu"), x)
     for e, m in enumerate(mlps):
         torch.testing.assert_close(out[e], m(x[e]))
+
+
+def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    cfg, data = _config(), _dataset()
+    fast = FastAWAC([2], OB, AC, cfg, device="cpu")
+    assert fast.enable_compile() is False
+    sampler = MultiSeedSampler(data, "cpu", [2])
+    logs = fast.update(*sampler.sample(cfg.batch_size))
+    ref, ref_logs = _reference_run(2, cfg, data, 1)
+    assert float(logs["Critic Loss"][0]) == pytest.approx(ref_logs[0]["Critic Loss"], rel=1e-5)
