@@ -58,7 +58,8 @@ def _assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, tol=2e-4):
     ref_state, fast_state = ref_agent.state_dict(), shell.state_dict()
     for part in ("actor", "critic"):
         for name, value in ref_state[part].items():
-            torch.testing.assert_close(fast_state[part][name].cpu(), value.cpu(), rtol=tol, atol=tol, msg=f"{part}.{name}")
+            torch.testing.assert_close(fast_state[part][name].cpu(), value.cpu(), rtol=tol, atol=tol,
+                                       msg=f"{part}.{name}")
     for part in ("actor_opt", "critic_opt"):
         for idx, st in ref_state[part]["state"].items():
             assert float(fast_state[part]["state"][idx]["step"]) == float(st["step"])
