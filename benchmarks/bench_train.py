@@ -50,6 +50,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+GEMM_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+
+
+def gemm_share(step, steps: int) -> tuple[float, float]:
+    """(seconds in matrix-multiply kernels, seconds in all ops) over ``steps`` calls, self CPU time."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMM_OPS) / 1e6
+    return gemm, total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
@@ -59,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset-size", type=int, default=100_000)
     parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the profile of how much of each step is matrix multiplies")
     args = parser.parse_args(argv)
 
     device = ptu.init_device(args.device)
@@ -117,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**20:.1f} MiB (all paths together)")
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak process RSS {rss_mib:.0f} MiB (whole process: dataset copies and all three paths)")
+    if args.profile:
+        print("share of each step's CPU time in matrix multiplies (torch.profiler, "
+              f"{args.steps} steps; the rest is what batching can remove):")
+        for name, (S_, step) in runners.items():
+            gemm, total = gemm_share(step, args.steps)
+            print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
+                  f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")
     S = args.seeds
     best = min((statistics.median(times[n]) for n, (s, _) in runners.items() if s == S and n != "reference"))
     print(f"projected training time for {S} seeds x 1M steps (no evaluation): fast {best * 1e6 / 3600:.2f} h, "
