@@ -228,6 +228,9 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
     if algo != "awac":
         raise ValueError(f"the fast multi-seed path covers awac, not {algo}")
     config = sweep.make_config(algo, train_argv, seed=seeds[0], log_dir=str(log_dir))
+    if get_spec(config.env_name).discrete:  # the stacked model is the continuous actor only
+        print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")
+        return [sweep.run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
     run_dirs = [Path(log_dir) / config.exp_name / f"seed{s}" for s in seeds]
     previous = [sweep._read_launch(d) for d in run_dirs]
     resume = config.resume

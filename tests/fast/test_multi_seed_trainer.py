@@ -99,3 +99,16 @@ def test_cli_fast_flag_and_sweep_hook(tmp_path, capsys):
     assert json.loads((tmp_path / "h" / "seed6" / sweep.LAUNCH_FILE).read_text())["launch_token"] == "tok"
     # a retry of the same launch resumes (here: already finished) instead of failing
     assert run_seeds_fast("awac", [*flags, "--exp-name", "h"], [4, 6], tmp_path, "tok")[0]["step"] == 10
+
+
+def test_sweep_hook_runs_discrete_tasks_one_after_another(tmp_path, capsys):
+    flags = ["--env-name", "chain-v0", "--total-steps", "10", "--eval-interval", "10", "--eval-episodes", "2",
+             "--batch-size", "16", "--actor-size", "8", "--critic-size", "8", "--no-progress", "--device", "cpu"]
+    summaries = sweep.run_seeds_in_one_process("awac", [*flags, "--exp-name", "d"], [1, 2], tmp_path)
+    assert [s["seed"] for s in summaries] == [1, 2] and "one after another" in capsys.readouterr().out
+    assert (tmp_path / "d" / "seed2" / "policy.pt").exists()
+
+
+def test_cli_rejects_seed_with_seeds(tmp_path, capsys):
+    assert run_cli(AWACConfig, AWACAgent, ["--seed", "1", "--seeds", "2", "3", "--log-dir", str(tmp_path)]) == 2
+    assert "either --seed or --seeds" in capsys.readouterr().err
