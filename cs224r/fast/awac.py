@@ -45,6 +45,13 @@ def noise_generator_after_init(device: torch.device) -> torch.Generator:
     return gen
 
 
+def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except RuntimeError:  # a torch or device without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
+
+
 class FastAWAC:
     """S seeds of AWAC as one stacked model on one device.
 
@@ -53,20 +60,18 @@ class FastAWAC:
     """
 
     def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig,
-                 device: torch.device | str | None = None,
-                 shells: Sequence[AWACAgent] | None = None,
-                 noise_generators: Sequence[torch.Generator] | None = None) -> None:
+                 device: torch.device | str | None = None) -> None:
         self.seeds = list(seeds)
         self.S = len(self.seeds)
         self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
         self.device = torch.device(device) if device is not None else ptu.device
-        if shells is None:  # build each seed's reference agent (its initial weights) and noise stream
-            shells, noise_generators = [], []
-            for seed in self.seeds:
-                shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
-                noise_generators.append(noise_generator_after_init(self.device))
-        self.shells = list(shells)  # reference agents: the per-seed checkpoint / policy format
-        self.noise = list(noise_generators)
+        # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format)
+        # and its action-noise stream, continuing the global RNG right after that agent was built
+        self.shells: list[AWACAgent] = []
+        self.noise: list[torch.Generator] = []
+        for seed in self.seeds:
+            self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
+            self.noise.append(noise_generator_after_init(self.device))
         self._load_from_shells()
         self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
         self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
@@ -84,8 +89,8 @@ class FastAWAC:
         lr_a, lr_c = self.config.actor_lr, self.config.critic_lr
         # fused Adam: one kernel over each stacked tensor (CPU and CUDA); elementwise, so per seed it is
         # the reference's Adam up to float rounding
-        self.actor_opt = torch.optim.Adam([*self.actor, self.logstd], lr=lr_a, fused=True)
-        self.critic_opt = torch.optim.Adam(self.critic, lr=lr_c, fused=True)
+        self.actor_opt = _adam([*self.actor, self.logstd], lr_a)
+        self.critic_opt = _adam(self.critic, lr_c)
         self._load_opt_state_from_shells()
 
     def _actor_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
@@ -115,20 +120,19 @@ class FastAWAC:
                                 "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
             for s in range(self.S):
                 for key in ("exp_avg", "exp_avg_sq"):
-                    for (view, _), rp in zip(self._stacked_views_of(which, s, key, opt), ref_params[s]):
+                    for view, rp in zip(self._state_views(which, s, key, opt), ref_params[s]):
                         view.copy_(ref_opts[s].state[rp][key])
 
-    def _stacked_views_of(self, which: str, s: int, key: str, opt: torch.optim.Optimizer):
-        """Like ``_stacked_views`` but for optimizer state ``key`` of the stacked parameters."""
+    def _state_views(self, which: str, s: int, key: str, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+        """Seed ``s``'s slices of Adam state ``key``, shaped and ordered like the reference's parameters."""
         params = self._stacked_params(which)
         states = [opt.state[p][key] for p in params]
         if which == "actor":
-            views = [(st[s].t() if i % 2 == 0 else st[s, 0], i % 2 == 0) for i, st in enumerate(states[:-1])]
-            return views + [(states[-1][s], False)]
+            return [st[s].t() if i % 2 == 0 else st[s, 0] for i, st in enumerate(states[:-1])] + [states[-1][s]]
         out = []
         for net in range(2):
             m = net * self.S + s
-            out += [(st[m].t() if i % 2 == 0 else st[m, 0], i % 2 == 0) for i, st in enumerate(states)]
+            out += [st[m].t() if i % 2 == 0 else st[m, 0] for i, st in enumerate(states)]
         return out
 
     @torch.no_grad()
@@ -148,11 +152,11 @@ class FastAWAC:
             if first not in opt.state:
                 continue
             step = opt.state[first]["step"].detach().float().cpu()
-            moments = {key: self._stacked_views_of(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
+            moments = {key: self._state_views(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
             for i, rp in enumerate(ref_params):
                 ref_opt.state[rp] = {"step": step.clone(),
-                                     "exp_avg": moments["exp_avg"][i][0].clone().contiguous(),
-                                     "exp_avg_sq": moments["exp_avg_sq"][i][0].clone().contiguous()}
+                                     "exp_avg": moments["exp_avg"][i].clone().contiguous(),
+                                     "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
         return shell
 
     def load_shells(self) -> None:
