@@ -112,3 +112,15 @@ def test_sweep_hook_runs_discrete_tasks_one_after_another(tmp_path, capsys):
 def test_cli_rejects_seed_with_seeds(tmp_path, capsys):
     assert run_cli(AWACConfig, AWACAgent, ["--seed", "1", "--seeds", "2", "3", "--log-dir", str(tmp_path)]) == 2
     assert "either --seed or --seeds" in capsys.readouterr().err
+
+
+def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
+    for seed in (3, 4):
+        RL_Trainer(_config(tmp_path / "a", seed=seed, total_steps=20), AWACAgent).run()
+    resumed = MultiSeedTrainer(_config(tmp_path / "a", resume=True), [3, 4])
+    assert resumed.step == 20
+    resumed.run()
+    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
+    for seed in (3, 4):
+        _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                           _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
