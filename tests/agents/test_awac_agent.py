@@ -22,12 +22,18 @@ def test_next_action_is_a_policy_sample_without_gradient(device):
     expected = agent.actor(next_ob).sample()
     torch.manual_seed(3)
     next_ac = agent.sample_next_action(next_ob)
-    assert torch.equal(next_ac, expected)
-    assert not next_ac.requires_grad
+    assert not next_ac.requires_grad, (
+        "next_action: the sampled action carries gradient into the actor - sample under torch.no_grad() with .sample()")
+    assert next_ac.shape == (6, 2), f"next_action: shape {tuple(next_ac.shape)}, expected [B, ac_dim]"
+    assert torch.equal(next_ac, expected), (
+        "next_action: expected one sample from self.actor(next_ob) (not the mean, not an action from the batch)")
 
 
 def test_advantage_by_hand_and_without_gradient(device):
     agent = _agent()
+    with torch.no_grad():  # make the target nets differ from the online nets
+        for p in [*agent.critic.q_net_target.parameters(), *agent.critic.q_net_target2.parameters()]:
+            p.add_(0.5)
     ob, ac = torch.randn(5, 3, device=device), torch.rand(5, 2, device=device)
     torch.manual_seed(7)
     a_pi = agent.actor(ob).sample()
@@ -36,9 +42,13 @@ def test_advantage_by_hand_and_without_gradient(device):
     q_pi = torch.minimum(critic.q_net(torch.cat([ob, a_pi], 1)), critic.q_net2(torch.cat([ob, a_pi], 1))).squeeze(1)
     torch.manual_seed(7)
     adv = agent.estimate_advantage(ob, ac)
-    assert adv.shape == (5,)
-    assert torch.allclose(adv, (q_data - q_pi).detach(), atol=1e-6)
-    assert not adv.requires_grad
+    assert adv.shape == (5,), f"advantage: shape {tuple(adv.shape)}, expected [B] (a [B, 1] Q value was not squeezed?)"
+    assert not adv.requires_grad, "advantage: the advantage carries gradient - compute it under torch.no_grad()"
+    assert not torch.allclose(adv, (q_pi - q_data).detach(), atol=1e-6), (
+        "advantage: the sign is flipped - it is Q(s, a_data) - Q(s, a_pi)")
+    assert torch.allclose(adv, (q_data - q_pi).detach(), atol=1e-6), (
+        "advantage: expected min-Q(ob, ac) - min-Q(ob, a_pi) with the ONLINE nets (critic.get_q) and one "
+        "sample a_pi ~ actor(ob)")
 
 
 def test_critic_update_leaves_actor_untouched():
@@ -70,6 +80,27 @@ def test_train_returns_losses_and_updates_everything(discrete):
         assert torch.isfinite(torch.as_tensor(info[key]))
     for key, net in nets.items():
         assert any(not torch.equal(p, o) for p, o in zip(net.parameters(), before[key])), key
+
+
+def test_train_runs_the_steps_in_order():
+    """next action -> critic update -> advantage with the updated critic -> actor update -> targets."""
+    agent = _agent()
+    twin = _agent()
+    twin.load_state_dict(agent.state_dict())
+    ob, ac, re, next_ob, done = _batch()
+    torch.manual_seed(11)
+    agent.train(ob, ac, re, next_ob, done)
+    torch.manual_seed(11)
+    next_ac = twin.sample_next_action(next_ob)
+    twin.critic.update(ob, ac, next_ob, next_ac, re, done)
+    adv = twin.estimate_advantage(ob, ac)
+    twin.actor.update(ob, ac, adv)
+    twin.critic.update_target_network()
+    for p, q in zip([*agent.actor.parameters(), *agent.critic.parameters()],
+                    [*twin.actor.parameters(), *twin.critic.parameters()]):
+        assert torch.allclose(p, q, atol=1e-6), (
+            "agent_updates: train() must sample next_ac, update the critic, estimate the advantage with the "
+            "updated critic, then update the actor (in that order, once each)")
 
 
 def test_train_accepts_numpy_arrays():

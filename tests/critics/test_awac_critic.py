@@ -39,9 +39,18 @@ def test_td_target_masks_terminals_and_uses_target_nets(device):
     critic = _linear_critic(gamma=0.9)
     next_ob, next_ac = _t([[1.0], [-2.0]], device), _t([[0.5], [1.0]], device)
     reward, done = _t([-1.0, -1.0], device), _t([0.0, 1.0], device)
-    # min target Q(s', a') = [1, -4.5]; second row is terminal so no bootstrap
-    expected = _t([-1.0 + 0.9 * 1.0, -1.0], device)
-    assert torch.allclose(critic.td_target(next_ob, next_ac, reward, done), expected)
+    target = critic.td_target(next_ob, next_ac, reward, done)
+    assert target.shape == (2,), (
+        f"critic_target: target has shape {tuple(target.shape)}, expected [B] - a [B, 1] tensor was broadcast "
+        "against a [B] one (check .squeeze / unsqueeze)")
+    assert not target.requires_grad, "critic_target: the TD target carries gradient - compute it under torch.no_grad()"
+    # min target Q(s', a') = [1, -4.5]; the online nets would give min Q = [2, 0]
+    assert float(target[1]) == -1.0, (
+        "critic_target: a terminal transition must not bootstrap - multiply the next value by (1 - terminal)")
+    assert abs(float(target[0]) - (-1.0 + 0.9 * 2.0)) > 1e-4, (
+        "critic_target: used the online Q-nets; the target must use the target nets (get_target_q)")
+    assert torch.allclose(target, _t([-1.0 + 0.9 * 1.0, -1.0], device)), (
+        "critic_target: expected reward + gamma * (1 - terminal) * min target-Q(next_ob, next_ac)")
 
 
 def test_update_losses_by_hand(device):

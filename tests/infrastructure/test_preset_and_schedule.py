@@ -101,3 +101,8 @@ def test_action_clip_applies_to_continuous_data(tmp_path):
     trainer = RL_Trainer(cfg, BCAgent)
     acts = trainer.buffer.tensors["actions"]
     assert float(acts.abs().max()) == pytest.approx(0.5)
+
+
+def test_fast_refuses_what_it_does_not_implement(tmp_path, capsys):
+    assert run_awac_main(["--preset", "cs224r", "--fast", "--seeds", "1", "2", "--log-dir", str(tmp_path)]) == 2
+    assert "drop --fast" in capsys.readouterr().err

@@ -29,13 +29,18 @@ def test_awac_weights_by_hand(device):
     pi = _linear_policy(lambda_awac=0.3, max_weight=50.0)
     adv = torch.tensor([-1.0, 0.0, 0.3, 2.0], device=device)
     expected = torch.tensor([math.exp(-1 / 0.3), 1.0, math.e, 50.0], device=device)  # exp(2/0.3)=786 -> 50
-    assert torch.allclose(pi.awac_weights(adv), expected, rtol=1e-5)
+    weights = pi.awac_weights(adv)
+    assert weights.shape == (4,), f"awac_weights: shape {tuple(weights.shape)}, expected [B]"
+    assert float(weights[3]) <= 50.0 + 1e-4, "awac_weights: weights must be clamped at max_weight (50)"
+    assert torch.allclose(weights, expected, rtol=1e-5), (
+        "awac_weights: expected exp(adv / lambda_awac) - divide the advantage by lambda, then exponentiate")
 
 
 def test_awac_weights_do_not_backprop_into_advantage():
     pi = _linear_policy()
     adv = torch.tensor([0.1, -0.2], requires_grad=True)
-    assert not pi.awac_weights(adv).requires_grad
+    assert not pi.awac_weights(adv).requires_grad, (
+        "awac_weights: gradient flows into the advantage - detach it (the weights are constants for the actor)")
 
 
 def test_actor_loss_by_hand(device):
