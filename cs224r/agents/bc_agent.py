@@ -46,7 +46,10 @@ class BCAgent:
         lr = self.actor_lr.step()
         loss = self.bc_loss(ob, ac)
         self.actor._step(loss)
-        return {"Actor Loss": loss.detach(), "Actor LR": lr}
+        log = {"Actor Loss": loss.detach()}
+        if self.actor_lr.schedule != "constant":
+            log["Actor LR"] = lr
+        return log
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "actor_opt": self.actor.optimizer.state_dict(),

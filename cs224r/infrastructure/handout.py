@@ -44,6 +44,10 @@ HINTS: dict[str, str] = {
         "(log['Actor Loss'] = self.actor.update(ob, ac, adv)). In scope: ob, ac, re, next_ob, terminal\n"
         "(tensors, batch B). Define next_ac, log and adv."
     ),
+    "bc_loss": (
+        "Behaviour-cloning loss: loss = -(log-likelihood of the dataset actions under self.actor(ob)).mean().\n"
+        "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: loss, a scalar tensor with gradient."
+    ),
 }
 
 COPY = ["cs224r", "scripts", "tests", "docs", "README.md", "pyproject.toml", "setup.py", "requirements.txt"]

@@ -20,8 +20,9 @@ def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
 class LRSchedule:
     """Sets an optimizer's learning rate before each update: ``constant`` or ``cosine`` decay to 0.
 
-    Call :meth:`step` once before each optimizer step; it returns the rate that step uses (log it as
-    ``Actor LR``). ``state_dict`` holds the update count so a resumed run continues the schedule.
+    Call :meth:`step` once before each optimizer step; it returns the rate that step uses (the agents
+    log it as ``Actor LR`` when the schedule is not constant). ``state_dict`` holds the update count so
+    a resumed run continues the schedule.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, schedule: str = "constant", total_steps: int = 1) -> None:

@@ -106,3 +106,11 @@ def test_action_clip_applies_to_continuous_data(tmp_path):
 def test_fast_refuses_what_it_does_not_implement(tmp_path, capsys):
     assert run_awac_main(["--preset", "cs224r", "--fast", "--seeds", "1", "2", "--log-dir", str(tmp_path)]) == 2
     assert "drop --fast" in capsys.readouterr().err
+
+
+def test_constant_schedule_adds_no_column():
+    agent = AWACAgent(2, 5, True, AWACConfig(actor_size=8, critic_size=8))
+    batch = (torch.rand(4, 2), torch.tensor([0, 1, 2, 3]), -torch.ones(4), torch.rand(4, 2), torch.zeros(4))
+    assert "Actor LR" not in agent.train(*batch)
+    bc = BCAgent(2, 5, True, BCConfig(actor_size=8, actor_lr_schedule="cosine", total_steps=5))
+    assert bc.train(batch[0], batch[1])["Actor LR"] == pytest.approx(3e-4)
