@@ -1,6 +1,8 @@
-"""Gaussian (continuous) and categorical (discrete) MLP policies, and AWAC's actor update."""
+"""Gaussian (continuous) and categorical (discrete) MLP policies, and AWAC's and IQL's actor updates."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -79,3 +81,54 @@ class MLPPolicyAWAC(MLPPolicy):
         actor_loss = -(log_prob * weights).mean()
         self._step(actor_loss)
         return actor_loss.detach()
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    """The learning rate for update ``step`` (0-based): base_lr * (1 + cos(pi * step / total_steps)) / 2,
+    held at 0 after ``total_steps`` (the IQL paper's cosine decay, with no warm-up)."""
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be positive for the cosine schedule, got {total_steps}")
+    frac = min(step, total_steps) / total_steps
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+class MLPPolicyIQL(MLPPolicy):
+    """IQL actor: advantage-weighted regression with weights exp(beta * (Q_target(s, a) - V(s))),
+    clamped at ``max_weight``, and a cosine-decayed learning rate over ``total_steps`` updates."""
+
+    def __init__(self, *args, beta: float = 10.0, max_weight: float = 100.0, total_steps: int = 1_000_000,
+                 lr_schedule: str = "cosine", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown actor lr schedule '{lr_schedule}'; use cosine or constant")
+        self.beta, self.max_weight = beta, max_weight
+        self.total_steps, self.lr_schedule = total_steps, lr_schedule
+        self.base_lr = self.optimizer.param_groups[0]["lr"]
+        self.num_updates = 0  # saved by the agent's state_dict so a resumed run continues the schedule
+
+    def current_lr(self) -> float:
+        if self.lr_schedule == "constant":
+            return self.base_lr
+        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+
+    def iql_weights(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """exp(beta * (Q_target(s, a) - V(s))), clamped at ``max_weight``; no gradient flows into Q or V."""
+        # BEGIN SOLUTION iql_weights
+        weights = torch.exp(self.beta * (q.detach() - v.detach())).clamp(max=self.max_weight)
+        # END SOLUTION
+        return weights
+
+    def update(self, observations: torch.Tensor, actions: torch.Tensor, q: torch.Tensor,
+               v: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step on -(log pi(a|s) * weights).mean() at the scheduled lr; returns detached loss and lr."""
+        lr = self.current_lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        log_prob = self(observations).log_prob(actions)
+        weights = self.iql_weights(q, v)
+        if log_prob.shape != weights.shape:
+            raise ValueError(f"log_prob {tuple(log_prob.shape)} and weights {tuple(weights.shape)} must both be [B]")
+        actor_loss = -(log_prob * weights).mean()
+        self._step(actor_loss)
+        self.num_updates += 1
+        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.tensor(lr), "Weight Mean": weights.mean()}
