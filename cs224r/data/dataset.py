@@ -31,6 +31,7 @@ class Dataset:
     terminals: np.ndarray  # [N] float32 in {0, 1}
     timeouts: np.ndarray | None = None  # [N] float32 in {0, 1}
     metadata: dict[str, Any] = field(default_factory=dict)
+    infos: dict[str, np.ndarray] = field(default_factory=dict)  # optional per-row extras (D4RL ``infos/*``)
 
     def __post_init__(self) -> None:
         if self.timeouts is None:
@@ -64,6 +65,9 @@ class Dataset:
                 raise DatasetError(f"{name}: '{key}' has {arr.shape[0]} rows, observations have {n}")
             if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
                 raise DatasetError(f"{name}: '{key}' contains NaN or inf values")
+        for key, arr in self.infos.items():
+            if np.shape(arr)[:1] != (n,):
+                raise DatasetError(f"{name}: 'infos/{key}' has shape {np.shape(arr)}, expected {n} rows")
         if self.next_observations.shape != self.observations.shape:
             raise DatasetError(
                 f"{name}: next_observations shape {self.next_observations.shape} != observations "

@@ -1,7 +1,19 @@
 """Environments by name. ``get_spec(name)`` describes a task; ``make_batch_env`` builds it."""
 
 from cs224r.envs import point_reach  # noqa: F401  (registers point-reach-v0)
-from cs224r.envs.base import BatchEnv, EnvSpec, UnknownEnvError, env_names, evaluate, get_spec, register
+from cs224r.envs.base import (
+    BatchEnv,
+    EnvSpec,
+    UnknownEnvError,
+    env_names,
+    evaluate,
+    get_spec,
+    register,
+    register_lazy,
+)
+
+# gymnasium-robotics AntMaze under Minari ids (D4RL/antmaze/umaze-v1, ...); imported on first lookup
+register_lazy(lambda: __import__("cs224r.envs.gr_antmaze"))
 
 
 def make_batch_env(name: str, num_envs: int) -> BatchEnv:

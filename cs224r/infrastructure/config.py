@@ -18,6 +18,7 @@ class TrainConfig:
     exp_name: str = "run"
     seed: int = 1
     dataset: str | None = None  # an explicit dataset file overrides the env's own source
+    reward_shift: bool = True  # sparse 0/1 reward minus 1, as in IQL and the CS224R homework (docs/datasets.md)
     total_steps: int = 1_000_000  # gradient steps; 1M as in the AWAC and IQL papers
     batch_size: int = 256  # AWAC, IQL and CORL
     eval_interval: int = 50_000  # the CS224R homework: every 50k steps ...

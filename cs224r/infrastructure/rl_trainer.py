@@ -37,7 +37,7 @@ class RL_Trainer:
         self.device = ptu.init_device(config.device)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
-        self.dataset = load_dataset(config.env_name, config.dataset)
+        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
         self.agent = agent_cls(self.spec.obs_dim, self.spec.act_dim, self.spec.discrete, config)
         self.eval_env = self.spec.make_batch(config.eval_episodes)
