@@ -101,6 +101,8 @@ class MLPPolicyIQL(MLPPolicy):
         super().__init__(*args, **kwargs)
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"unknown actor lr schedule '{lr_schedule}'; use cosine or constant")
+        if beta < 0:
+            raise ValueError(f"the temperature beta must be >= 0 (0 is behaviour cloning), got {beta}")
         self.beta, self.max_weight = beta, max_weight
         self.total_steps, self.lr_schedule = total_steps, lr_schedule
         self.base_lr = self.optimizer.param_groups[0]["lr"]

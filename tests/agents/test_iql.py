@@ -216,6 +216,8 @@ def test_bad_settings_are_rejected():
         _agent(expectile=1.0)
     with pytest.raises(ValueError, match="schedule"):
         _agent(actor_lr_schedule="linear")
+    with pytest.raises(ValueError, match="temperature"):
+        _agent(temperature=-1.0)
 
 
 # ------------------------------------------------------------------ learning
