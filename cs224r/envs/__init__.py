@@ -1,6 +1,6 @@
 """Environments by name. ``get_spec(name)`` describes a task; ``make_batch_env`` builds it."""
 
-from cs224r.envs import point_reach  # noqa: F401  (registers point-reach-v0)
+from cs224r.envs import point_reach, toy  # noqa: F401  (register point-reach-v0, chain-v0, line-v0)
 from cs224r.envs.base import (
     BatchEnv,
     EnvSpec,
