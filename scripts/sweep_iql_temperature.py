@@ -2,8 +2,9 @@
 
     python scripts/sweep_iql_temperature.py --temperatures 0.5 1 3 10 --seeds 1 2 3 [IQL flags...]
 
-Each run is an ordinary ``run_iql.py`` run written to ``<log_dir>/<exp_name>_beta<b>/seed<N>/``
-(metrics.csv, tb/, config.json, checkpoints). Runs that already reached ``--total-steps`` are not
+Each run is an ordinary IQL run, started through the shared ``cs224r.infrastructure.sweep.run_seed``
+(as ``scripts/sweep.py --algo iql`` does), written to ``<log_dir>/<exp_name>_beta<b>/seed<N>/``
+(metrics.csv, tb/, config.json, launch.json, checkpoints). Runs that already reached ``--total-steps`` are not
 repeated, so the same command rebuilds the table; ``--summary-only`` only reads existing CSVs (e.g.
 runs fetched from Modal). The table (mean +- std over seeds of the last Eval_AverageReturn per beta)
 is printed and written to ``<log_dir>/<exp_name>_temperature_sweep.md``.
@@ -18,11 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cs224r.agents.iql_agent import IQLAgent
-from cs224r.data import DatasetError
-from cs224r.envs import UnknownEnvError, get_spec
-from cs224r.infrastructure.config import IQLConfig, add_config_flags, config_from_args
-from cs224r.infrastructure.rl_trainer import TrainingError, train
+from cs224r.infrastructure import sweep
+from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.utils import atomic_write
 
 DEFAULT_TEMPERATURES = (0.5, 1.0, 3.0, 10.0)
@@ -46,25 +44,23 @@ def finished(run_dir: Path, total_steps: int) -> bool:
     return bool(rows) and int(float(rows[-1]["step"])) >= total_steps
 
 
-def run_sweep(given: dict, temperatures: list[float], seeds: list[int]) -> list[str]:
-    """Train every (beta, seed) not yet finished; returns one line per failed run."""
-    env_name = given.get("env_name", IQLConfig.env_name)
-    env_defaults = get_spec(env_name).train_defaults
-    exp_name = given.get("exp_name", IQLConfig.exp_name)
+def run_sweep(train_argv: list[str], temperatures: list[float], seeds: list[int]) -> list[str]:
+    """Train every (beta, seed) not yet finished through the shared ``sweep.run_seed`` (the layout and
+    ``launch.json`` of ``scripts/sweep.py`` and the Modal apps); returns one line per failed run."""
+    exp_name = sweep.make_config("iql", train_argv).exp_name
     failures = []
     for beta in temperatures:
+        argv = [*train_argv, "--exp-name", run_name(exp_name, beta), "--temperature", f"{beta:g}"]
         for seed in seeds:
-            values = {**given, "exp_name": run_name(exp_name, beta), "seed": seed, "temperature": beta}
-            config = config_from_args(IQLConfig, values, env_defaults)
+            config = sweep.make_config("iql", argv, seed=seed)
             run_dir = Path(config.log_dir) / config.exp_name / f"seed{seed}"
             if finished(run_dir, config.total_steps):
                 print(f"{run_dir}: already finished, not repeated")
                 continue
-            try:
-                train(config, IQLAgent)
-            except (TrainingError, DatasetError, RuntimeError, ValueError) as err:
-                failures.append(f"beta {beta:g} seed {seed}: {err}")
-                print(f"error: beta {beta:g} seed {seed}: {err}", file=sys.stderr)
+            result = sweep.guarded(sweep.run_seed, "iql", argv, seed, config.log_dir)
+            if "error" in result:
+                failures.append(f"beta {beta:g} seed {seed}: {result['error']}")
+                print(f"error: beta {beta:g} seed {seed}: {result['error']}", file=sys.stderr)
     return failures
 
 
@@ -99,24 +95,27 @@ def summarize(log_dir: str | Path, exp_name: str, temperatures: list[float], see
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
+        epilog="Every other flag is an IQL training flag (python scripts/run_iql.py --help).")
     parser.add_argument("--temperatures", type=float, nargs="+", default=list(DEFAULT_TEMPERATURES),
                         help="beta values (default: 0.5 1 3 10)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds (default: 1 2 3)")
     parser.add_argument("--summary-only", action="store_true", help="only tabulate the runs already on disk")
-    add_config_flags(parser, IQLConfig)
-    args = parser.parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if k not in ("temperatures", "seeds", "summary_only")}
+    args, train_argv = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    given = vars(sweep.train_parser(IQLConfig, prog="IQL training flags").parse_args(train_argv))
     for field, flag in (("seed", "--seeds"), ("temperature", "--temperatures")):
         if field in given:
-            parser.error(f"the sweep sets --{field} itself; use {flag}")
+            parser.error(f"the sweep sets --{field.replace('_', '-')} itself; use {flag}")
+    if any(b < 0 for b in args.temperatures):
+        parser.error(f"temperatures must be >= 0, got {args.temperatures}")
     log_dir = given.get("log_dir", IQLConfig.log_dir)
     exp_name = given.get("exp_name", IQLConfig.exp_name)
     failures = []
     if not args.summary_only:
         try:
-            failures = run_sweep(given, args.temperatures, args.seeds)
-        except UnknownEnvError as err:
+            failures = run_sweep(train_argv, args.temperatures, args.seeds)
+        except sweep.user_errors() as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

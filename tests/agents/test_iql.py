@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from cs224r.agents.iql_agent import IQLAgent
-from cs224r.critics.iql_critic import IQLCritic, expectile_loss
+from cs224r.critics import iql_critic
+from cs224r.critics.iql_critic import IQLCritic
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.policies.MLP_policy import MLPPolicyIQL, cosine_lr
 
@@ -49,69 +50,89 @@ def _tiny_critic(gamma: float = 0.5, expectile: float = 0.9) -> IQLCritic:
     return critic
 
 
-def _col(values: list[float]) -> torch.Tensor:
-    return torch.tensor(values).view(-1, 1)
+def _t(values, device=None) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=device)
+
+
+def _col(values: list[float], device=None) -> torch.Tensor:
+    return _t(values, device).view(-1, 1)
 
 
 # ------------------------------------------------------------------ the four student edits
-def test_expectile_loss_by_hand():
-    diff = torch.tensor([2.0, -1.0, 0.5, -3.0])
+def test_expectile_loss_by_hand(device):
+    diff = _t([2.0, -1.0, 0.5, -3.0], device)
+    loss = iql_critic.expectile_loss(diff, 0.9)
+    assert loss.dim() == 0, f"expectile_loss: expected a scalar (take the mean), got shape {tuple(loss.shape)}"
     # weights 0.9, 0.1, 0.9, 0.1 on squares 4, 1, 0.25, 9 -> (3.6 + 0.1 + 0.225 + 0.9) / 4
-    assert expectile_loss(diff, 0.9).item() == pytest.approx(1.20625)
-    # expectile 0.5 is half the mean squared error
-    assert expectile_loss(diff, 0.5).item() == pytest.approx(14.25 / 8)
-    # 0.1 flips which side is cheap: 0.1*4 + 0.9*1 + 0.1*0.25 + 0.9*9 over 4
-    assert expectile_loss(diff, 0.1).item() == pytest.approx((0.4 + 0.9 + 0.025 + 8.1) / 4)
-    assert expectile_loss(torch.zeros(3), 0.9).item() == 0.0
+    assert float(loss) != pytest.approx((0.1 * 4 + 0.9 * 1 + 0.1 * 0.25 + 0.9 * 9) / 4), (
+        "expectile_loss: the weights are swapped - use expectile where diff > 0 and 1 - expectile elsewhere")
+    assert float(loss) == pytest.approx(1.20625), (
+        "expectile_loss: expected mean(|expectile - 1(diff < 0)| * diff**2)")
+    assert float(iql_critic.expectile_loss(diff, 0.5)) == pytest.approx(14.25 / 8), (
+        "expectile_loss: with expectile 0.5 it must be half the mean squared error")
+    assert float(iql_critic.expectile_loss(torch.zeros(3, device=device), 0.9)) == 0.0
 
 
-def test_value_target_is_min_of_target_nets_at_dataset_action():
+def test_value_target_is_min_of_target_nets_at_dataset_action(device):
     critic = _tiny_critic()
-    s, a = _col([1.0, 0.0, 1.0, -1.0]), _col([0.0, 1.0, 1.0, 2.0])
-    # target Q1 = s + 2a = [1, 2, 3, 3]; target Q2 = 2s + a = [2, 1, 3, 0]; the online nets would give 10s + 10a
+    s, a = _col([1.0, 0.0, 1.0, -1.0], device), _col([0.0, 1.0, 1.0, 2.0], device)
+    # target Q1 = s + 2a = [1, 2, 3, 3]; target Q2 = 2s + a = [2, 1, 3, 0]; the online nets give 10s + 10a
     target = critic.value_target(s, a)
-    assert target.shape == (4,)
-    torch.testing.assert_close(target, torch.tensor([1.0, 1.0, 3.0, 0.0]))
+    assert target.shape == (4,), f"value_target: expected shape [B], got {tuple(target.shape)}"
+    assert float(target[0]) < 10.0, (
+        "value_target: used the online Q-nets; V regresses toward the TARGET nets (self.get_target_q)")
+    torch.testing.assert_close(target, _t([1.0, 1.0, 3.0, 0.0], device), msg=(
+        "value_target: expected min(target Q1, target Q2) at the dataset action (self.get_target_q(ob, ac))"))
     critic.q_net_target.requires_grad_(True)  # even then, the target must carry no gradient
-    assert not critic.value_target(s, a).requires_grad
+    assert not critic.value_target(s, a).requires_grad, (
+        "value_target: the target carries gradient - compute it under torch.no_grad()")
 
 
-def test_q_target_bootstraps_from_v_of_next_state():
+def test_q_target_bootstraps_from_v_of_next_state(device):
     critic = _tiny_critic(gamma=0.5)
-    next_s = _col([0.0, 1.0, 2.0])  # V = 3s + 1 = [1, 4, 7]
-    reward, done = torch.tensor([1.0, -1.0, 0.5]), torch.tensor([0.0, 0.0, 1.0])
+    next_s = _col([0.0, 1.0, 2.0], device)  # V = 3s + 1 = [1, 4, 7]
+    reward, done = _t([1.0, -1.0, 0.5], device), _t([0.0, 0.0, 1.0], device)
     target = critic.q_target(next_s, reward, done)
+    assert target.shape == (3,), (
+        f"q_target: target has shape {tuple(target.shape)}, expected [B] - squeeze V's [B, 1] output (get_v)")
+    assert not target.requires_grad, "q_target: the target carries gradient - compute it under torch.no_grad()"
+    assert float(target[2]) == pytest.approx(0.5), (
+        "q_target: a terminal transition must not bootstrap - multiply V(next_ob) by (1 - terminal)")
     # [1 + 0.5 * 1, -1 + 0.5 * 4, 0.5 + 0 (terminal)]
-    torch.testing.assert_close(target, torch.tensor([1.5, 1.0, 0.5]))
-    assert not target.requires_grad
+    torch.testing.assert_close(target, _t([1.5, 1.0, 0.5], device), msg=(
+        "q_target: expected reward + gamma * (1 - terminal) * V(next_ob)"))
 
 
-def test_value_loss_by_hand():
+def test_value_loss_by_hand(device):
     critic = _tiny_critic(expectile=0.9)
-    s, a = _col([1.0, 0.0]), _col([0.0, 1.0])
+    s, a = _col([1.0, 0.0], device), _col([0.0, 1.0], device)
     # targets min(Q1t, Q2t) = [1, 1]; V = [4, 1]; target - V = [-3, 0] -> (0.1 * 9 + 0) / 2
     log = critic.update_v(s, a)
-    assert log["Value Loss"].item() == pytest.approx(0.45)
+    assert float(log["Value Loss"]) == pytest.approx(0.45), (
+        "expectile_loss / value_target: V's loss on a hand-computed batch is wrong")
 
 
-def test_actor_weights_by_hand():
+def test_actor_weights_by_hand(device):
     actor = MLPPolicyIQL(1, 1, 0, 1, beta=2.0, max_weight=100.0, total_steps=10)
-    q, v = torch.tensor([1.0, 0.0, 3.0, 0.5]), torch.tensor([1.0, 0.5, 0.0, 0.5])
+    q, v = _t([1.0, 0.0, 3.0, 0.5], device), _t([1.0, 0.5, 0.0, 0.5], device)
     # A = [0, -0.5, 3, 0]; exp(2A) = [1, e^-1, e^6 = 403 -> clamped to 100, 1]
-    expected = torch.tensor([1.0, math.exp(-1.0), 100.0, 1.0])
-    torch.testing.assert_close(actor.iql_weights(q, v), expected)
+    weights = actor.iql_weights(q, v)
+    assert float(weights[2]) <= 100.0 + 1e-4, "iql_weights: the weights must be clamped above at self.max_weight"
+    assert float(weights[1]) < 1.0, "iql_weights: the sign is flipped - the advantage is q - v"
+    torch.testing.assert_close(weights, _t([1.0, math.exp(-1.0), 100.0, 1.0], device), msg=(
+        "iql_weights: expected exp(self.beta * (q - v)).clamp(max=self.max_weight)"))
 
 
-def test_actor_loss_by_hand_on_uniform_discrete_policy():
+def test_actor_loss_by_hand_on_uniform_discrete_policy(device):
     actor = MLPPolicyIQL(2, 3, 0, 1, discrete=True, beta=1.0, total_steps=10)
     with torch.no_grad():
         for p in actor.parameters():
             p.zero_()  # logits 0 -> uniform over 3 actions, log pi = -ln 3
-    ob, ac = torch.zeros(2, 2), torch.tensor([0, 2])
-    q, v = torch.tensor([math.log(2.0), 0.0]), torch.zeros(2)  # weights [2, 1]
+    ob, ac = torch.zeros(2, 2, device=device), torch.tensor([0, 2], device=device)
+    q, v = _t([math.log(2.0), 0.0], device), torch.zeros(2, device=device)  # weights [2, 1]
     log = actor.update(ob, ac, q, v)
-    assert log["Actor Loss"].item() == pytest.approx(math.log(3.0) * 1.5, rel=1e-5)
-    assert log["Actor LR"].item() == pytest.approx(3e-4)
+    assert float(log["Actor Loss"]) == pytest.approx(math.log(3.0) * 1.5, rel=1e-5)
+    assert float(log["Actor LR"]) == pytest.approx(3e-4)
 
 
 # ------------------------------------------------------------------ gradients
@@ -177,7 +198,8 @@ def test_actor_weights_carry_no_gradient_and_actor_step_leaves_critic_alone():
     c = agent.critic
     q = torch.randn(8, requires_grad=True)
     v = torch.randn(8, requires_grad=True)
-    assert not agent.actor.iql_weights(q, v).requires_grad
+    assert not agent.actor.iql_weights(q, v).requires_grad, (
+        "iql_weights: the weights carry gradient into Q or V - detach q and v")
 
     ob, ac, *_ = _batch(8)
     critic_before = _params(c)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,8 @@ def test_sweep_layout_and_summary(tmp_path, capsys):
         for seed in (1, 2):
             run = tmp_path / f"sw_beta{beta}" / f"seed{seed}"
             assert (run / "metrics.csv").exists() and (run / "config.json").exists()
+            assert json.loads((run / "launch.json").read_text())["algo"] == "iql"
+            assert json.loads((run / "config.json").read_text())["temperature"] == float(beta)
             last = _last(run / "metrics.csv")
             assert int(last["step"]) == 4
             for key in ("Critic Loss", "Critic Loss2", "Actor Loss", "Value Loss", "Actor LR"):
@@ -74,3 +77,9 @@ def test_sweep_rejects_single_seed_flag(capsys):
     with pytest.raises(SystemExit):
         _load_sweep().main(["--seed", "3"])
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_sweep_rejects_unknown_training_flag(capsys):
+    with pytest.raises(SystemExit):
+        _load_sweep().main(["--no-such-flag", "1"])
+    assert "--no-such-flag" in capsys.readouterr().err
