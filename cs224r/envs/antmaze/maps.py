@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -64,12 +65,12 @@ class Maze:
     def shape(self) -> tuple[int, int]:
         return len(self.grid), len(self.grid[0])
 
-    @property
+    @cached_property
     def walls(self) -> np.ndarray:
         """Bool [rows, cols], True on wall blocks."""
         return np.array([[c == 1 for c in row] for row in self.grid])
 
-    @property
+    @cached_property
     def reset_cell(self) -> tuple[int, int]:
         for i, row in enumerate(self.grid):
             for j, c in enumerate(row):
@@ -77,11 +78,11 @@ class Maze:
                     return i, j
         raise ValueError(f"maze '{self.name}' has no reset cell 'r'")
 
-    @property
+    @cached_property
     def free_cells(self) -> list[tuple[int, int]]:
         return [(i, j) for i, row in enumerate(self.grid) for j, c in enumerate(row) if c != 1]
 
-    @property
+    @cached_property
     def goal_cells(self) -> list[tuple[int, int]]:
         return [(i, j) for i, row in enumerate(self.grid) for j, c in enumerate(row) if c == G]
 
