@@ -92,3 +92,16 @@ def test_recipes_follow_d4rl():
     assert len(get_recipe("antmaze-large-diverse-v0").goal_cells) == 46
     assert all(r.action_noise == 0.2 for r in RECIPES.values())
     assert get_recipe("antmaze-large-play-v0").max_episode_steps == 1000
+
+
+def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypatch):
+    from cs224r.data.loading import load_dataset
+    from cs224r.data.resolve import cache_path
+    from cs224r.envs import get_spec
+
+    monkeypatch.setenv("CS224R_DATA", str(tmp_path))
+    write_d4rl_hdf5(cache_path("antmaze-umaze-diverse-v0"), small)
+    data = load_dataset("antmaze-umaze-diverse-v2")
+    np.testing.assert_array_equal(data.observations, small.observations)
+    np.testing.assert_array_equal(data.rewards, small.rewards - 1.0)  # the -1/0 training convention
+    assert get_spec("antmaze-umaze-diverse-v2").success_score

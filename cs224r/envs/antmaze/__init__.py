@@ -66,6 +66,7 @@ def _register() -> None:
                                    goal_per_episode=per_episode),
                 load_dataset=partial(load_antmaze_dataset, env_name),
                 train_defaults=dict(TRAIN_DEFAULTS),
+                success_score=True,
                 description=(f"D4RL-flavour AntMaze ({maze}), "
                              f"{'a new goal each episode' if per_episode else 'one goal per env instance'}; "
                              "data generated locally by cs224r.generation unless --dataset is given"),
