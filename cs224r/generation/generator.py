@@ -76,11 +76,10 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
              num_walkers: int = DEFAULT_WALKERS, controller: Controller | None = None, progress: bool = True,
              nthread: int | None = None) -> Dataset:
     """Make ``num_transitions`` D4RL-style transitions for ``env_name`` (see ``recipes.py``)."""
+    import torch
     from tqdm import tqdm
 
     import cs224r
-
-    import torch
 
     recipe = get_recipe(env_name)
     controller = controller or load_controller()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL, Maze, get_maze
-from cs224r.envs.antmaze.model import NQ, OBS_DIM, load_model
+from cs224r.envs.antmaze.model import NQ, load_model
 from cs224r.envs.antmaze.sim import BatchedSim, reset_states
 
 GOAL_RADIUS = 0.5  # D4RL: sparse reward when the torso (x, y) is within 0.5 of the goal
