@@ -49,10 +49,12 @@ class AWACAgent:
         ac = _as_tensor(ac, torch.long if self.discrete else None)
         re, terminal = _as_tensor(re).float(), _as_tensor(terminal).float()
 
+        # BEGIN SOLUTION agent_updates
         next_ac = self.sample_next_action(next_ob)
         log = self.critic.update(ob, ac, next_ob, next_ac, re, terminal)
         adv = self.estimate_advantage(ob, ac)
         log["Actor Loss"] = self.actor.update(ob, ac, adv)
+        # END SOLUTION
         log["Advantage Mean"] = adv.mean()
         self.critic.update_target_network()
         return log

@@ -218,8 +218,7 @@ def read_d4rl_hdf5(
         actions = actions.astype(np.float32)
         if clip_actions:
             actions = np.clip(actions, -ACTION_LIMIT, ACTION_LIMIT)
-    if not meta:
-        meta = {"source": f"D4RL-layout file {path.name} (no cs224r metadata)", "flavour": "d4rl"}
+    meta.setdefault("source", f"D4RL-layout file {path.name} (no cs224r metadata)")
     meta.setdefault("flavour", "d4rl")
     meta["file_checksum"] = stored
     meta["path"] = str(path.resolve())

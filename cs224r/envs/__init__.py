@@ -1,6 +1,6 @@
 """Environments by name. ``get_spec(name)`` describes a task; ``make_batch_env`` builds it."""
 
-from cs224r.envs import point_reach  # noqa: F401  (registers point-reach-v0)
+from cs224r.envs import point_reach, toy  # noqa: F401  (register point-reach-v0, chain-v0, line-v0)
 from cs224r.envs.base import (
     BatchEnv,
     EnvSpec,
@@ -13,11 +13,14 @@ from cs224r.envs.base import (
 )
 
 
+
 def _load_antmaze() -> None:
     import cs224r.envs.antmaze  # noqa: F401  (registers the D4RL-flavour antmaze-* specs; imports mujoco)
 
 
 register_lazy(_load_antmaze)
+# gymnasium-robotics AntMaze under Minari ids (D4RL/antmaze/umaze-v1, ...); imported on first lookup
+register_lazy(lambda: __import__("cs224r.envs.gr_antmaze"))
 
 
 def make_batch_env(name: str, num_envs: int) -> BatchEnv:

@@ -26,6 +26,7 @@ class TrainConfig:
     checkpoint_interval: int = 50_000
     log_dir: str = "runs"
     device: str = "auto"  # auto | cpu | cuda
+    torch_threads: int = 1  # CPU threads for torch (0 = torch's default); small MLPs gain little from more
     resume: bool = False
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"

@@ -35,6 +35,8 @@ class RL_Trainer:
     def __init__(self, config: Any, agent_cls: type) -> None:
         self.config = config
         self.device = ptu.init_device(config.device)
+        if config.torch_threads > 0:
+            torch.set_num_threads(config.torch_threads)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)

@@ -30,10 +30,10 @@ class MLPPolicy(nn.Module):
 
     def forward(self, observation: torch.Tensor, temperature: float = 1.0) -> distributions.Distribution:
         if self.discrete:
-            return distributions.Categorical(logits=self.logits_net(observation))
+            return distributions.Categorical(logits=self.logits_net(observation), validate_args=False)
         mean = torch.tanh(self.mean_net(observation))
         std = torch.exp(self.logstd.clamp(LOG_STD_MIN, LOG_STD_MAX)) * temperature
-        return distributions.MultivariateNormal(mean, scale_tril=torch.diag(std))
+        return distributions.MultivariateNormal(mean, scale_tril=torch.diag(std), validate_args=False)
 
     @torch.no_grad()
     def get_action(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

@@ -1,0 +1,289 @@
+"""Runs by algorithm name and seed: shared by ``scripts/sweep.py`` and the Modal apps.
+
+A run lands in ``<log_dir>/<exp_name>/seed<N>/`` (the trainer's layout) plus ``launch.json``, which
+records the algorithm and the launch token. A container that is retried or preempted calls
+``run_seed`` again with the same token and resumes from the run's last checkpoint; a new launch onto
+an existing run stops with an error unless ``--resume`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cs224r.algorithms import UnknownAlgorithmError, algorithm_names, get_algorithm
+from cs224r.infrastructure.config import add_config_flags, config_from_args
+from cs224r.infrastructure.utils import atomic_write
+
+# ------------------------------------------------------------------ Modal settings (shared by both apps)
+RESULTS_VOLUME = "cs224r-hw3-results"  # every run: <exp-name>/seed<N>/ on this Volume
+RESULTS_DIR = "/results"  # where the Volume is mounted in the container
+WANDB_SECRET = "wandb-secret"  # a Modal secret holding WANDB_API_KEY; attached only with --use-wandb
+DEFAULT_GPU = "A10G"  # common and cheap; the MLPs here are small, so a bigger GPU buys little
+TIMEOUT_S = 24 * 60 * 60  # Modal's maximum; a 1M-step AntMaze run takes a few hours (see docs/modal.md)
+MAX_RETRIES = 3  # each retry resumes from the last checkpoint on the Volume
+PYTHON_VERSION = "3.11"
+WANDB_PIN = "wandb==0.31.0"  # only inside the Modal image; locally `pip install -e .[wandb]`
+# Dev tools and the Modal client itself stay out of the image (Modal provides its own client there).
+IMAGE_EXCLUDE = {"pytest", "ruff", "modal"}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+LAUNCH_FILE = "launch.json"
+
+
+def image_packages(requirements: str | Path = REPO_ROOT / "requirements.txt") -> list[str]:
+    """The pinned requirements for the Modal image: requirements.txt minus dev tools, plus wandb.
+
+    ``torch==2.13.0`` there is installed from PyPI, whose Linux wheel is the CUDA build (the CPU wheel
+    used in CI comes from PyTorch's CPU index instead).
+    """
+    path = Path(requirements)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run modal from the repository root")
+    packages = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name = line.split(";")[0]
+        for sep in ("==", ">=", "<=", "~=", "<", ">", "[", " "):
+            name = name.split(sep)[0]
+        if name.strip().lower() not in IMAGE_EXCLUDE:
+            packages.append(line)
+    return packages + [WANDB_PIN]
+
+
+def modal_image():
+    """Debian + Python 3.11 + the pinned requirements (CUDA torch from PyPI) + this package's source."""
+    import modal
+
+    # Inside the container the image is already built and requirements.txt is not there to read.
+    packages = image_packages() if modal.is_local() else []
+    return (
+        modal.Image.debian_slim(python_version=PYTHON_VERSION)
+        .pip_install(*packages)
+        # dataset caches on the Volume: generated or uploaded data is found by every later run
+        .env({"PYTHONUNBUFFERED": "1", "CS224R_DATA": f"{RESULTS_DIR}/datasets",
+              "MINARI_DATASETS_PATH": f"{RESULTS_DIR}/minari"})
+        .add_local_python_source("cs224r")
+    )
+
+
+def modal_function_options(volume: Any, memory_gib: int = 16) -> dict[str, Any]:
+    """``@app.function`` settings shared by both apps; GPU and secrets change per launch
+    (``with_launch_options``)."""
+    import modal
+
+    return dict(
+        image=modal_image(),
+        gpu=DEFAULT_GPU,
+        cpu=4.0,  # evaluation steps 50 MuJoCo envs on the CPU
+        memory=memory_gib * 1024,
+        timeout=TIMEOUT_S,
+        startup_timeout=30 * 60,  # image pull + start; the 24 h are for training
+        retries=modal.Retries(max_retries=MAX_RETRIES, initial_delay=10.0, backoff_coefficient=2.0),
+        volumes={RESULTS_DIR: volume},
+        # no secrets: the wandb secret is attached per launch, only with --use-wandb
+    )
+
+
+def with_launch_options(fn: Any, args: LaunchArgs) -> Any:
+    """The Modal function ``fn`` with this launch's GPU type and, only with --use-wandb, the wandb secret."""
+    import modal
+
+    options: dict[str, Any] = {}
+    if args.gpu and args.gpu != DEFAULT_GPU:
+        options["gpu"] = args.gpu
+    if args.use_wandb:
+        options["secrets"] = [modal.Secret.from_name(WANDB_SECRET)]
+    return fn.with_options(**options) if options else fn
+
+
+# ------------------------------------------------------------------ command line
+@dataclass
+class LaunchArgs:
+    """A parsed launch: sweep-level flags plus the training flags, kept verbatim."""
+
+    algo: str
+    seeds: list[int]
+    train_argv: list[str]
+    exp_name: str
+    use_wandb: bool
+    gpu: str | None = None
+    one_container: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def train_parser(config_cls: type, prog: str | None = None) -> argparse.ArgumentParser:
+    """The training flags of ``config_cls``, exactly as ``scripts/run_*.py`` take them (no abbreviations)."""
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
+    add_config_flags(parser, config_cls)
+    return parser
+
+
+def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: bool = False,
+                      one_container: bool = False, fixed_log_dir: bool = False,
+                      description: str = "") -> LaunchArgs:
+    """Split ``argv`` into launch flags and training flags; the training flags are checked against the
+    algorithm's config (unknown flags stop here, before any GPU time is spent) and passed on unchanged.
+    Bad input exits through argparse with a one-line message."""
+    parser = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False, description=description,
+        epilog="Every other flag is a training flag of --algo, passed through unchanged "
+               "(see python scripts/run_awac.py --help).")
+    parser.add_argument("--algo", default="awac", help=f"one of {', '.join(algorithm_names())} (default: awac)")
+    if multi_seed:
+        parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="(default: 1 2 3)")
+    if gpu:
+        parser.add_argument("--gpu", default=DEFAULT_GPU,
+                            help=f"Modal GPU type, e.g. T4, L4, A10G, A100, H100 (default: {DEFAULT_GPU})")
+    if one_container:
+        parser.add_argument("--one-container", action="store_true",
+                            help="run all seeds in one container (the multi-seed path) instead of one each")
+    known, rest = parser.parse_known_args(list(argv))
+    try:
+        config_cls, _ = get_algorithm(known.algo)
+    except UnknownAlgorithmError as err:
+        parser.error(str(err))
+    train_ns = train_parser(config_cls, prog=f"{prog} ({known.algo} training flags)").parse_args(rest)
+    given = vars(train_ns)
+    if multi_seed and "seed" in given:
+        parser.error("give the seeds as --seeds 1 2 3 (not --seed)")
+    if fixed_log_dir and "log_dir" in given:
+        parser.error(f"--log-dir is fixed on Modal: runs go to the Volume {RESULTS_VOLUME} as <exp-name>/seed<N>/")
+    seeds = list(known.seeds) if multi_seed else [given.get("seed", config_cls.seed)]
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds has duplicates: {seeds}")
+    return LaunchArgs(algo=known.algo, seeds=seeds, train_argv=list(rest),
+                      exp_name=given.get("exp_name", config_cls.exp_name),
+                      use_wandb=bool(given.get("use_wandb", False)),
+                      gpu=getattr(known, "gpu", None), one_container=getattr(known, "one_container", False))
+
+
+def new_launch_token() -> str:
+    return uuid.uuid4().hex
+
+
+def make_config(algo: str, train_argv: Sequence[str], **overrides: Any) -> Any:
+    """The algorithm's config from its flags (with the env's defaults, as ``run_cli`` does) and ``overrides``."""
+    from cs224r.envs import get_spec
+
+    config_cls, _ = get_algorithm(algo)
+    try:
+        given = vars(train_parser(config_cls).parse_args(list(train_argv)))
+    except SystemExit as err:
+        raise ValueError(f"bad training flags for {algo}: {' '.join(train_argv)}") from err
+    given.update(overrides)
+    env_name = given.get("env_name", config_cls.env_name)
+    return config_from_args(config_cls, given, get_spec(env_name).train_defaults)
+
+
+# ------------------------------------------------------------------ running
+def _read_launch(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / LAUNCH_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Path,
+             launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None) -> dict:
+    """Train one seed into ``<log_dir>/<exp_name>/seed<seed>/`` and return a summary.
+
+    With the ``launch_token`` of the launch that started this run (a retry or a preempted container),
+    it resumes from ``checkpoint.pt``, or starts over if no checkpoint was written yet.
+    ``on_checkpoint`` runs after each checkpoint and at the end (the Modal apps commit the Volume).
+    """
+    from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+
+    _, agent_cls = get_algorithm(algo)
+    config = make_config(algo, train_argv, seed=seed, log_dir=str(log_dir))
+    run_dir = Path(log_dir) / config.exp_name / f"seed{seed}"
+    previous = _read_launch(run_dir)
+    resume = config.resume
+    if launch_token and previous.get("launch_token") == launch_token:
+        resume = True  # this launch started the run: continue it
+        if not (run_dir / "checkpoint.pt").exists():  # nothing to resume from: drop the partial logs
+            (run_dir / "metrics.csv").unlink(missing_ok=True)
+            shutil.rmtree(run_dir / "tb", ignore_errors=True)
+    if resume and previous.get("algo") not in (None, algo):
+        raise TrainingError(f"{run_dir} holds a {previous['algo']} run, not {algo}; choose another --exp-name")
+    config = dataclasses.replace(config, resume=resume)
+
+    class _Trainer(RL_Trainer):
+        def save_checkpoint(self) -> None:
+            super().save_checkpoint()
+            if on_checkpoint is not None:
+                on_checkpoint()
+
+    trainer = _Trainer(config, agent_cls)
+    record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
+              "env_name": config.env_name, "train_argv": list(train_argv)}
+    atomic_write(run_dir / LAUNCH_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+    rows = trainer.run()
+    if on_checkpoint is not None:
+        on_checkpoint()
+    last = rows[-1]
+    return {"algo": algo, "exp_name": config.exp_name, "env_name": config.env_name, "seed": seed,
+            "run_dir": str(run_dir), "step": int(last["step"]),
+            "final_return": float(last["Eval_AverageReturn"]),
+            "final_success": float(last.get("Eval_SuccessRate", float("nan")))}
+
+
+# Filled in by the fast multi-seed path (a later issue): algo -> fn(algo, train_argv, seeds, log_dir,
+# launch_token, on_checkpoint) -> list of summaries like run_seed's.
+FAST_MULTI_SEED: dict[str, Callable[..., list[dict]]] = {}
+
+
+def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,
+                             launch_token: str | None = None,
+                             on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
+    """All ``seeds`` in this process: the fast multi-seed path for ``algo`` when one is registered in
+    ``FAST_MULTI_SEED``, otherwise one seed after another with ``run_seed``. Same layout either way."""
+    fast = FAST_MULTI_SEED.get(algo)
+    if fast is not None:
+        return fast(algo, list(train_argv), list(seeds), log_dir, launch_token, on_checkpoint)
+    print(f"no fast multi-seed path for {algo} yet; running seeds {list(seeds)} one after another", file=sys.stderr)
+    return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors a retry cannot fix: bad flags or data (ValueError, incl. DatasetError and
+    UnknownAlgorithmError), an unknown env, a missing file, an existing run or NaN losses (TrainingError)."""
+    from cs224r.envs import UnknownEnvError
+    from cs224r.infrastructure.rl_trainer import TrainingError
+
+    return (ValueError, UnknownEnvError, FileNotFoundError, TrainingError)
+
+
+def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, or ``{"error": message}`` for ``user_errors()``, so Modal does not retry
+    them; anything else (preemption, a lost GPU) raises and is retried."""
+    try:
+        return fn(*args, **kwargs)
+    except user_errors() as err:
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+def summarize(results: Sequence[Any], seeds: Sequence[int]) -> tuple[list[str], int]:
+    """Lines describing each seed's result and the exit status (1 if any seed failed)."""
+    lines, status = [], 0
+    for seed, res in zip(seeds, results):
+        if isinstance(res, BaseException):
+            lines.append(f"seed {seed}: failed: {type(res).__name__}: {res}")
+            status = 1
+        elif isinstance(res, dict) and "error" in res:
+            lines.append(f"seed {seed}: error: {res['error']}")
+            status = 1
+        else:
+            lines.append(f"seed {seed}: step {res['step']}  final Eval_AverageReturn {res['final_return']:.3f}  "
+                         f"success rate {res['final_success']:.2f}  ({res['run_dir']})")
+    return lines, status

@@ -1,0 +1,42 @@
+"""Run a multi-seed sweep on this machine, one seed after another, in the layout the Modal apps use:
+``python scripts/sweep.py --algo awac --env-name antmaze-umaze-v0 --exp-name awac_antmaze_umaze --seeds 1 2 3``
+writes ``<log-dir>/<exp-name>/seed<N>/`` for each seed (``--log-dir`` defaults to ``runs``).
+
+``--one-container`` runs the seeds through the fast multi-seed path when it exists for the algorithm.
+Any other flag is a training flag of ``--algo``, passed through unchanged; ``--resume`` continues runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cs224r.infrastructure import sweep
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sweep.parse_launch_args(sys.argv[1:] if argv is None else argv, prog="scripts/sweep.py",
+                                   multi_seed=True, one_container=True, description=__doc__.split("\n")[0])
+    try:
+        log_dir = sweep.make_config(args.algo, args.train_argv).log_dir
+    except sweep.user_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    results: list = []
+    try:
+        if args.one_container:
+            results = sweep.guarded(sweep.run_seeds_in_one_process, args.algo, args.train_argv, args.seeds, log_dir)
+            if isinstance(results, dict):
+                results = [results] * len(args.seeds)
+        else:
+            for seed in args.seeds:
+                results.append(sweep.guarded(sweep.run_seed, args.algo, args.train_argv, seed, log_dir))
+    except KeyboardInterrupt:
+        print("interrupted; continue later with the same command plus --resume", file=sys.stderr)
+        return 130
+    lines, status = sweep.summarize(results, args.seeds[:len(results)])
+    print("\n".join(lines))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+import csv
+
+import pytest
+import torch
+
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+
+TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
+
+
+def _config(tmp_path, **kw):
+    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=40, eval_interval=10,
+                checkpoint_interval=20, eval_episodes=2, batch_size=16, actor_n_layers=1, actor_size=8,
+                critic_n_layers=1, critic_size=8, device="cpu", progress=False)
+    base.update(kw)
+    return AWACConfig(**base)
+
+
+def _strip_times(rows):
+    return [{k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in rows]
+
+
+def test_run_writes_csv_with_the_metrics(tmp_path):
+    rows = RL_Trainer(_config(tmp_path), AWACAgent).run()
+    assert [r["step"] for r in rows] == [10, 20, 30, 40]
+    run_dir = tmp_path / "t" / "seed3"
+    with open(run_dir / "metrics.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 4
+    for col in ("Critic Loss", "Critic Loss2", "Actor Loss", "Eval_AverageReturn", "Eval_StdReturn",
+                "Eval_MaxReturn", "Eval_MinReturn", "Eval_SuccessRate", "Train_StepsPerSecond", "Time_Elapsed"):
+        assert col in table[0]
+    assert float(table[-1]["step"]) == 40
+    assert (run_dir / "checkpoint.pt").exists() and (run_dir / "policy.pt").exists()
+    assert any((run_dir / "tb").iterdir())
+
+
+def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch):
+    straight = RL_Trainer(_config(tmp_path / "a"), AWACAgent)
+    rows_straight = straight.run()
+
+    killed = RL_Trainer(_config(tmp_path / "b"), AWACAgent)
+    real_train, calls = killed.agent.train, {"n": 0}
+
+    def dying_train(*args):
+        calls["n"] += 1
+        if calls["n"] == 31:  # checkpoint at step 20 exists, steps 21..30 are lost
+            raise KeyboardInterrupt
+        return real_train(*args)
+
+    monkeypatch.setattr(killed.agent, "train", dying_train)
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()
+    resumed = RL_Trainer(_config(tmp_path / "b", resume=True), AWACAgent)
+    assert resumed.step == 20
+    rows_resumed = resumed.run()
+
+    assert _strip_times(rows_resumed) == _strip_times(rows_straight)
+    for p, q in zip(straight.agent.actor.parameters(), resumed.agent.actor.parameters()):
+        assert torch.equal(p, q)
+    for p, q in zip(straight.agent.critic.parameters(), resumed.agent.critic.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+    RL_Trainer(_config(tmp_path, total_steps=10), AWACAgent).run()
+    csv_before = (tmp_path / "t" / "seed3" / "metrics.csv").read_text()
+    with pytest.raises(TrainingError, match="--resume"):
+        RL_Trainer(_config(tmp_path, total_steps=10), AWACAgent)
+    assert (tmp_path / "t" / "seed3" / "metrics.csv").read_text() == csv_before
+
+
+def test_resume_with_other_flags_is_refused(tmp_path):
+    RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
+    with pytest.raises(TrainingError, match="batch_size"):
+        RL_Trainer(_config(tmp_path, total_steps=40, batch_size=32, resume=True), AWACAgent)
+
+
+def test_nan_loss_stops_with_a_clear_error(tmp_path):
+    trainer = RL_Trainer(_config(tmp_path, total_steps=20, critic_lr=1e30, actor_lr=1e30), AWACAgent)
+    with pytest.raises(TrainingError, match="became"):
+        trainer.run()
+
+
+def test_minibatches_stay_on_the_training_device(tmp_path, device):
+    trainer = RL_Trainer(_config(tmp_path, device=device.type, total_steps=10), AWACAgent)
+    batch = trainer.buffer.sample(8)
+    assert all(t.device.type == device.type for t in batch)
+    assert batch[0].shape == (8, 1) and batch[2].shape == (8,)
