@@ -105,3 +105,22 @@ def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypa
     np.testing.assert_array_equal(data.observations, small.observations)
     np.testing.assert_array_equal(data.rewards, small.rewards - 1.0)  # the -1/0 training convention
     assert get_spec("antmaze-umaze-diverse-v2").success_score
+
+
+def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
+    import cs224r.generation.generator as gen
+    from cs224r.data.loading import load_dataset
+
+    calls = []
+
+    def fake_generate_to_file(env_name, out_path, **kwargs):  # stands in for the 1M-transition run
+        calls.append((env_name, out_path))
+        write_d4rl_hdf5(out_path, small)
+
+    monkeypatch.setenv("CS224R_DATA", str(tmp_path))
+    monkeypatch.setattr(gen, "generate_to_file", fake_generate_to_file)
+    data = load_dataset("antmaze-umaze-diverse-v2")
+    assert calls == [("antmaze-umaze-diverse-v0", tmp_path / "antmaze-umaze-diverse-v0.hdf5")]
+    assert len(data) == len(small)
+    load_dataset("antmaze-umaze-diverse-v0")  # now read from the cache, no second generation
+    assert len(calls) == 1
