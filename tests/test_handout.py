@@ -51,6 +51,7 @@ def test_handout_of_this_tree_blanks_every_awac_edit(tmp_path):
     for py in (tmp_path / "starter" / "cs224r").rglob("*.py"):
         assert not any(line.strip().startswith("# BEGIN SOLUTION") for line in py.read_text().splitlines()), py
     assert set(HINTS) >= {b.name for b in blanks}
+    assert not (tmp_path / "starter" / "cs224r" / "fast").exists(), "the batched solutions must not ship"
     with pytest.raises(HandoutError, match="already exists"):
         make_handout(ROOT, tmp_path / "starter")
 

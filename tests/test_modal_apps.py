@@ -213,7 +213,8 @@ def test_para_launch_runs_every_seed_and_reports_failures(tmp_path, capsys):
     assert "seed 1: error: TrainingError" in out and "seed 3: step 20" in out
 
 
-def test_para_one_container_falls_back_to_sequential(tmp_path, capsys):
+def test_para_one_container_falls_back_to_sequential(tmp_path, capsys, monkeypatch):
+    monkeypatch.delitem(sweep.FAST_MULTI_SEED, "awac", raising=False)  # as for an algorithm without one
     argv = ["--exp-name", "q", "--seeds", "1", "2", "--one-container", *TINY]
     assert modal_train_para.launch(argv, spawn=_local_spawn(tmp_path), wait=lambda r: r) == 0
     assert "one after another" in capsys.readouterr().err

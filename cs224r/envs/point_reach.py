@@ -1,11 +1,10 @@
 """``point-reach-v0``: a small continuous-control offline task that trains in minutes on a CPU.
 
-A point robot moves in a 10 x 10 room split by a wall at x = 5 that runs from y = 0 to y = 6. It
-starts near (1.5, 1.5) and must reach (8.5, 1.5), so it has to climb over the end of the wall.
+A point robot moves in a walled 10 x 10 room. It starts near (1.5, 1.5) and must reach (8.5, 1.5).
 Observation: (x, y) / 10. Action: (dx, dy) in [-1, 1]^2, the point moves by 0.5 * action plus
-N(0, 0.05^2) noise; a move into the wall or out of the room is cancelled. Reward -1 per step and 0
-on reaching the goal (within 0.75), which ends the episode; 100 steps at most. A shortest path is
-about 18 steps, so a good policy scores about -17 and a random one -100.
+N(0, 0.05^2) noise; a move out of the room is cancelled. Reward -1 per step and 0 on reaching the
+goal (within 0.75), which ends the episode; 100 steps at most. A shortest path takes 13 steps, so a
+good policy scores about -13 and a policy that never arrives -100.
 
 The offline dataset mixes a noisy scripted expert with undirected wandering, so behaviour cloning
 of all of it is poor and offline RL has to pick out the good actions.
@@ -19,22 +18,17 @@ from cs224r.data.dataset import Dataset
 from cs224r.envs.base import EnvSpec, register
 
 SIZE = 10.0
-WALL_X, WALL_HALF_WIDTH, WALL_TOP = 5.0, 0.25, 6.0
 START = np.array([1.5, 1.5])
 GOAL = np.array([8.5, 1.5])
 GOAL_RADIUS = 0.75
 STEP_SCALE = 0.5
 MOVE_NOISE = 0.05
 MAX_STEPS = 100
-MARGIN = 0.1
 
 
 def _blocked(pos: np.ndarray) -> np.ndarray:
-    """True where a position [N, 2] is inside the wall or outside the room."""
-    x, y = pos[:, 0], pos[:, 1]
-    outside = (x < 0) | (x > SIZE) | (y < 0) | (y > SIZE)
-    in_wall = (np.abs(x - WALL_X) < WALL_HALF_WIDTH + MARGIN) & (y < WALL_TOP + MARGIN)
-    return outside | in_wall
+    """True where a position [N, 2] is outside the room."""
+    return ((pos < 0) | (pos > SIZE)).any(axis=1)
 
 
 class PointReachBatch:
@@ -70,10 +64,8 @@ class PointReachBatch:
 
 
 def expert_action(pos: np.ndarray) -> np.ndarray:
-    """Head over the end of the wall while left of it, then straight to the goal."""
-    past = (pos[:, 0] >= WALL_X) | (pos[:, 1] >= WALL_TOP + 0.7)
-    target = np.where(past[:, None], GOAL, np.array([WALL_X, WALL_TOP + 1.0]))
-    direction = target - pos
+    """Full speed straight at the goal."""
+    direction = GOAL - pos
     return np.clip(direction / np.maximum(np.abs(direction).max(axis=1, keepdims=True), 1e-8), -1, 1)
 
 
@@ -136,6 +128,6 @@ SPEC = register(
         load_dataset=lambda dataset_path=None: _load(dataset_path),
         train_defaults={"total_steps": 10_000, "eval_interval": 1_000, "eval_episodes": 20,
                         "checkpoint_interval": 5_000},
-        description="2-D point around a wall; generated mixed-quality data (about 40k transitions)",
+        description="2-D point reaching a goal; generated mixed-quality data (about 35k transitions)",
     )
 )

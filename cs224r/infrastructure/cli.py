@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from cs224r.data import DatasetError
@@ -15,6 +16,11 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     parser = argparse.ArgumentParser(description=description)
     add_config_flags(parser, config_cls)
     parser.add_argument("--list-envs", action="store_true", help="print the known env names and exit")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="train these seeds (one after another, or together with --fast) instead of --seed")
+    parser.add_argument("--fast", action="store_true",
+                        help="train all seeds as one batched model in one process (cs224r/fast; AWAC, "
+                             "continuous actions); same numbers per seed as the plain trainer")
     args = parser.parse_args(argv)
     if getattr(args, "list_envs", False):
         print("\n".join(env_names()))
@@ -22,14 +28,27 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     try:
         env_name = getattr(args, "env_name", config_cls.env_name)
         config = config_from_args(config_cls, args, get_spec(env_name).train_defaults)
-        rows = train(config, agent_cls)
+        if args.seeds is not None and "seed" in vars(args):
+            raise ValueError("give either --seed or --seeds, not both")
+        seeds = args.seeds or [config.seed]
+        if args.fast:
+            from cs224r.agents.awac_agent import AWACAgent
+            from cs224r.fast.multi_seed_trainer import train_seeds
+
+            if agent_cls is not AWACAgent:
+                raise ValueError(f"--fast is implemented for AWAC only, not {agent_cls.__name__}; drop --fast")
+
+            all_rows = train_seeds(config, seeds)
+        else:
+            all_rows = [train(dataclasses.replace(config, seed=s), agent_cls) for s in seeds]
     except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; continue later with the same command plus --resume", file=sys.stderr)
         return 130
-    last = rows[-1]
-    print(f"final Eval_AverageReturn {last['Eval_AverageReturn']:.1f}  "
-          f"success rate {last['Eval_SuccessRate']:.2f}  ({config.log_dir}/{config.exp_name}/seed{config.seed})")
+    for seed, rows in zip(seeds, all_rows):
+        last = rows[-1]
+        print(f"final Eval_AverageReturn {last['Eval_AverageReturn']:.1f}  "
+              f"success rate {last['Eval_SuccessRate']:.2f}  ({config.log_dir}/{config.exp_name}/seed{seed})")
     return 0

@@ -31,6 +31,7 @@ class TrainConfig:
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"
     progress: bool = True  # tqdm bar
+    fast_compile: bool = False  # --fast only: torch.compile the multi-seed update (helps on a GPU; docs/performance.md)
 
 
 @dataclass

@@ -46,9 +46,10 @@ HINTS: dict[str, str] = {
     ),
 }
 
-COPY = ["cs224r", "scripts", "tests", "docs", "benchmarks", "README.md", "pyproject.toml", "setup.py",
-        "requirements.txt"]
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "test_handout.py")
+COPY = ["cs224r", "scripts", "tests", "docs", "README.md", "pyproject.toml", "setup.py", "requirements.txt"]
+# The fast multi-seed path re-implements the solutions in batched form; it stays with the instructors.
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "test_handout.py", "fast",
+                                "bench_*.py")
 
 
 class HandoutError(ValueError):

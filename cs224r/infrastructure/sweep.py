@@ -238,9 +238,18 @@ def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Pat
             "final_success": float(last.get("Eval_SuccessRate", float("nan")))}
 
 
-# Filled in by the fast multi-seed path (a later issue): algo -> fn(algo, train_argv, seeds, log_dir,
+# The fast multi-seed path (cs224r/fast): algo -> fn(algo, train_argv, seeds, log_dir,
 # launch_token, on_checkpoint) -> list of summaries like run_seed's.
 FAST_MULTI_SEED: dict[str, Callable[..., list[dict]]] = {}
+
+
+def _fast_awac(*args: Any) -> list[dict]:
+    from cs224r.fast.multi_seed_trainer import run_seeds_fast  # imported on use: keeps this module light
+
+    return run_seeds_fast(*args)
+
+
+FAST_MULTI_SEED["awac"] = _fast_awac
 
 
 def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,

@@ -1,0 +1,153 @@
+"""Training speed: the plain reference AWAC step against the fast multi-seed path, in the same run.
+
+    python benchmarks/bench_train.py [--device cpu|cuda] [--rounds 5] [--steps 30] [--compile]
+
+Shapes are AntMaze's (obs 29, action 8) with the default AWAC config (2 x 256 MLPs, batch 256) on a
+synthetic dataset; every step includes drawing the minibatch on the device, as in training. Timings
+alternate (reference, fast S=1, fast S=3, reference, ...) for ``--rounds`` rounds and the median of each
+is reported, so a machine shared with other jobs slows all three alike. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cs224r.agents.awac_agent import AWACAgent  # noqa: E402
+from cs224r.data.dataset import Dataset  # noqa: E402
+from cs224r.fast.awac import FastAWAC  # noqa: E402
+from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
+from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
+from cs224r.infrastructure.config import AWACConfig  # noqa: E402
+from cs224r.infrastructure.replay_buffer import ReplayBuffer  # noqa: E402
+from cs224r.infrastructure.utils import set_seed  # noqa: E402
+
+OB_DIM, AC_DIM = 29, 8  # AntMaze
+
+
+def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    return Dataset(observations=rng.normal(size=(n, OB_DIM)).astype(np.float32),
+                   actions=rng.uniform(-1, 1, size=(n, AC_DIM)).astype(np.float32),
+                   rewards=((rng.random(n) < 0.01).astype(np.float32) - 1.0),
+                   next_observations=rng.normal(size=(n, OB_DIM)).astype(np.float32),
+                   terminals=(rng.random(n) < 0.01).astype(np.float32))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+GEMM_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+
+
+def gemm_share(step, steps: int) -> tuple[float, float]:
+    """(seconds in matrix-multiply kernels, seconds in all ops) over ``steps`` calls, self CPU time."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    gemm = sum(e.self_cpu_time_total for e in events if e.key in GEMM_OPS) / 1e6
+    return gemm, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds (median reported)")
+    parser.add_argument("--steps", type=int, default=30, help="gradient steps per timing")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--dataset-size", type=int, default=100_000)
+    parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the profile of how much of each step is matrix multiplies")
+    args = parser.parse_args(argv)
+
+    device = ptu.init_device(args.device)
+    cfg = AWACConfig()
+    data = synthetic_dataset(args.dataset_size)
+
+    set_seed(0)
+    ref_agent, ref_buffer = AWACAgent(OB_DIM, AC_DIM, False, cfg), ReplayBuffer(data, device, seed=0)
+
+    def ref_step() -> None:
+        ref_agent.train(*ref_buffer.sample(cfg.batch_size))
+
+    runners = {"reference": (1, ref_step)}
+    for S in sorted({1, args.seeds}):
+        seeds = list(range(1, S + 1))
+        fast, sampler = FastAWAC(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+        runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)))
+        if args.compile:
+            fast_c, sampler_c = FastAWAC(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+            if fast_c.enable_compile():
+                runners[f"fast S={S} compiled"] = (S, lambda f=fast_c, s=sampler_c: f.update(*s.sample(cfg.batch_size)))
+
+    for name, (_, step) in runners.items():  # warm-up (and compilation)
+        t0 = time.perf_counter()
+        for _ in range(args.warmup):
+            step()
+        sync(device)
+        if "compiled" in name:
+            print(f"{name}: warm-up incl. compilation {time.perf_counter() - t0:.1f} s")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(args.rounds):
+        for name, (_, step) in runners.items():
+            sync(device)
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            sync(device)
+            times[name].append((time.perf_counter() - t0) / args.steps)
+
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    print(f"date {date.today()}  device {device} ({gpu or platform.processor() or platform.machine()})  "
+          f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
+          f"config: 2x256 MLPs, batch {cfg.batch_size}, obs {OB_DIM}, act {AC_DIM}")
+    print(f"median of {args.rounds} alternating rounds x {args.steps} steps (min..max in brackets)")
+    ref_sps = 1.0 / statistics.median(times["reference"])
+    print(f"{'path':<22}{'ms/step':>10}{'steps/s':>10}{'seed-steps/s':>14}{'vs reference':>14}")
+    for name, (S, _) in runners.items():
+        med = statistics.median(times[name])
+        sps = 1.0 / med
+        print(f"{name:<22}{med * 1e3:>10.2f}{sps:>10.1f}{S * sps:>14.1f}{S * sps / ref_sps:>13.2f}x"
+              f"   [{min(times[name]) * 1e3:.1f}..{max(times[name]) * 1e3:.1f} ms]")
+    if device.type == "cuda":
+        print(f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**20:.1f} MiB (all paths together)")
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak process RSS {rss_mib:.0f} MiB (whole process: dataset copies and all three paths)")
+    if args.profile:
+        print("share of each step's CPU time in matrix multiplies (torch.profiler, "
+              f"{args.steps} steps; the rest is what batching can remove):")
+        for name, (S_, step) in runners.items():
+            gemm, total = gemm_share(step, args.steps)
+            print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
+                  f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")
+    S = args.seeds
+    best = min((statistics.median(times[n]) for n, (s, _) in runners.items() if s == S and n != "reference"))
+    print(f"projected training time for {S} seeds x 1M steps (no evaluation): fast {best * 1e6 / 3600:.2f} h, "
+          f"reference one seed after another {S * statistics.median(times['reference']) * 1e6 / 3600:.2f} h")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

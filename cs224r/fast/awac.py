@@ -1,0 +1,266 @@
+"""AWAC for S seeds at once: one stacked model whose member s is numerically seed s's reference agent.
+
+Per seed this reproduces ``AWACAgent.train`` (reference: ``cs224r/agents/awac_agent.py``):
+its initial weights (the reference agent is built under ``torch.manual_seed(seed)`` and copied), its
+minibatch indices (a generator seeded like ``ReplayBuffer``'s), its action noise (a generator continuing
+the global RNG stream right after the agent was built, drawn with ``normal_`` as
+``MultivariateNormal.sample`` does), its losses, per-seed gradient clipping, Adam and Polyak steps.
+What changes is only how the work is laid out: stacked parameters and batched matmuls, one actor forward
+on ``ob`` serving both the a_pi sample and the log-probability, one critic call for Q(s, a) and
+Q(s, a_pi) of both Q-nets, the closed-form diagonal-Gaussian log-probability, and one gather for all
+seeds' minibatches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.utils import set_seed
+from cs224r.policies.MLP_policy import LOG_STD_MAX, LOG_STD_MIN
+
+LOG_KEYS = ("Critic Loss", "Critic Loss2", "Q Mean", "Actor Loss", "Advantage Mean")
+
+
+def build_reference_agent(seed: int, ob_dim: int, ac_dim: int, config: AWACConfig) -> AWACAgent:
+    """Seed the global RNGs and build the reference agent as ``RL_Trainer`` does for ``seed``."""
+    set_seed(seed)
+    return AWACAgent(ob_dim, ac_dim, False, config)
+
+
+def noise_generator_after_init(device: torch.device) -> torch.Generator:
+    """A generator holding the global RNG state now (where the reference draws its action noise)."""
+    gen = torch.Generator(device=device)
+    if device.type == "cuda":
+        gen.set_state(torch.cuda.get_rng_state(device))
+    else:
+        gen.set_state(torch.get_rng_state())
+    return gen
+
+
+def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except RuntimeError:  # a torch or device without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
+
+
+class FastAWAC:
+    """S seeds of AWAC as one stacked model on one device.
+
+    Stacked layouts: actor MLP members are the S seeds; critic MLP members are [q_net of seeds 0..S-1,
+    q_net2 of seeds 0..S-1] (2S members), likewise the two target nets.
+    """
+
+    def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig,
+                 device: torch.device | str | None = None) -> None:
+        self.seeds = list(seeds)
+        self.S = len(self.seeds)
+        self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
+        self.device = torch.device(device) if device is not None else ptu.device
+        # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format)
+        # and its action-noise stream, continuing the global RNG right after that agent was built
+        self.shells: list[AWACAgent] = []
+        self.noise: list[torch.Generator] = []
+        for seed in self.seeds:
+            self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
+            self.noise.append(noise_generator_after_init(self.device))
+        self._load_from_shells()
+        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
+        self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
+        self._compiled = None
+
+    # ------------------------------------------------------------------ parameters
+    def _load_from_shells(self) -> None:
+        dev = self.device
+        self.actor = [p.requires_grad_(True) for p in stack_mlps([a.actor.mean_net for a in self.shells], dev)]
+        self.logstd = torch.stack([a.actor.logstd.detach() for a in self.shells]).to(dev).requires_grad_(True)
+        crit = [a.critic for a in self.shells]
+        self.critic = [p.requires_grad_(True) for p in
+                       stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
+        self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
+        lr_a, lr_c = self.config.actor_lr, self.config.critic_lr
+        # fused Adam: one kernel over each stacked tensor (CPU and CUDA); elementwise, so per seed it is
+        # the reference's Adam up to float rounding
+        self.actor_opt = _adam([*self.actor, self.logstd], lr_a)
+        self.critic_opt = _adam(self.critic, lr_c)
+        self._load_opt_state_from_shells()
+
+    def _actor_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
+        return [*shell.actor.mean_net.parameters(), shell.actor.logstd]  # the stacked order
+
+    def _critic_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
+        return [*shell.critic.q_net.parameters(), *shell.critic.q_net2.parameters()]
+
+    def _stacked_params(self, which: str) -> list[torch.Tensor]:
+        return [*self.actor, self.logstd] if which == "actor" else list(self.critic)
+
+    def _load_opt_state_from_shells(self) -> None:
+        """Copy the shells' Adam moments (after loading a checkpoint) into the stacked optimizers."""
+        for which, opt in (("actor", self.actor_opt), ("critic", self.critic_opt)):
+            ref_opts = [(sh.actor.optimizer if which == "actor" else sh.critic.optimizer) for sh in self.shells]
+            ref_params = [(self._actor_params_ref(sh) if which == "actor" else self._critic_params_ref(sh))
+                          for sh in self.shells]
+            if not any(ro.state for ro in ref_opts):
+                continue
+            steps = {float(ro.state[rp[0]]["step"]) for ro, rp in zip(ref_opts, ref_params)}
+            if len(steps) != 1:
+                raise ValueError(f"the seeds' {which} optimizers are at different steps {sorted(steps)}")
+            step = steps.pop()
+            for p in self._stacked_params(which):
+                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32,
+                                                     device=p.device if opt.defaults.get("fused") else "cpu"),
+                                "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+            for s in range(self.S):
+                for key in ("exp_avg", "exp_avg_sq"):
+                    for view, rp in zip(self._state_views(which, s, key, opt), ref_params[s]):
+                        view.copy_(ref_opts[s].state[rp][key])
+
+    def _state_views(self, which: str, s: int, key: str, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+        """Seed ``s``'s slices of Adam state ``key``, shaped and ordered like the reference's parameters."""
+        params = self._stacked_params(which)
+        states = [opt.state[p][key] for p in params]
+        if which == "actor":
+            return [st[s].t() if i % 2 == 0 else st[s, 0] for i, st in enumerate(states[:-1])] + [states[-1][s]]
+        out = []
+        for net in range(2):
+            m = net * self.S + s
+            out += [st[m].t() if i % 2 == 0 else st[m, 0] for i, st in enumerate(states)]
+        return out
+
+    @torch.no_grad()
+    def sync_shell(self, s: int) -> AWACAgent:
+        """Write seed ``s``'s weights and Adam state into its reference agent and return it."""
+        shell = self.shells[s]
+        unstack_into(self.actor, s, shell.actor.mean_net)
+        shell.actor.logstd.copy_(self.logstd[s])
+        c = shell.critic
+        for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
+            unstack_into(self.critic, net * self.S + s, online)
+            unstack_into(self.critic_target, net * self.S + s, target)
+        for which, opt in (("actor", self.actor_opt), ("critic", self.critic_opt)):
+            ref_opt = shell.actor.optimizer if which == "actor" else shell.critic.optimizer
+            ref_params = self._actor_params_ref(shell) if which == "actor" else self._critic_params_ref(shell)
+            first = self._stacked_params(which)[0]
+            if first not in opt.state:
+                continue
+            step = opt.state[first]["step"].detach().float().cpu()
+            moments = {key: self._state_views(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
+            for i, rp in enumerate(ref_params):
+                ref_opt.state[rp] = {"step": step.clone(),
+                                     "exp_avg": moments["exp_avg"][i].clone().contiguous(),
+                                     "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
+        return shell
+
+    def load_shells(self) -> None:
+        """Rebuild the stacked model from the shells (after ``shell.load_state_dict`` on each)."""
+        self._load_from_shells()
+        self._compiled = None
+
+    # ------------------------------------------------------------------ the update
+    def _policy_std(self) -> torch.Tensor:
+        return torch.exp(self.logstd.clamp(LOG_STD_MIN, LOG_STD_MAX))  # [S, A]; temperature 1
+
+    def _noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """One standard-normal draw per seed from that seed's stream: [S, *shape]."""
+        return torch.stack([torch.empty(shape, device=self.device).normal_(generator=g) for g in self.noise])
+
+    def _q_all(self, params: Sequence[torch.Tensor], obs_act: torch.Tensor) -> torch.Tensor:
+        """Both Q-nets of every seed: obs_act [S, N, in] -> [2, S, N]."""
+        x = obs_act.unsqueeze(0).expand(2, *obs_act.shape).reshape(2 * self.S, *obs_act.shape[1:])
+        return mlp_forward(params, x).view(2, self.S, -1)
+
+    def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
+               terminal: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One AWAC step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
+        B = ob.shape[1]
+        eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: sample_next_action)
+        eps_pi = self._noise((B, self.ac_dim))  # a_pi ~ pi(.|s) (reference: estimate_advantage)
+        if self._compiled is not None:
+            return self._compiled(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
+        return self._update(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
+
+    def _update(self, ob, ac, re, next_ob, terminal, eps_next, eps_pi) -> dict[str, torch.Tensor]:
+        S = self.S
+        # ---- critic: TD target from the targets at a' ~ pi(.|s')
+        with torch.no_grad():
+            std = self._policy_std()[:, None, :]
+            next_ac = torch.tanh(mlp_forward(self.actor, next_ob)) + std * eps_next
+            q_next = self._q_all(self.critic_target, torch.cat([next_ob, next_ac], -1))
+            target = re + self.gamma * (1.0 - terminal) * torch.minimum(q_next[0], q_next[1])
+        q = self._q_all(self.critic, torch.cat([ob, ac], -1))  # [2, S, B]
+        losses = (q - target).pow(2).mean(-1)  # [2, S]: MSE of each Q-net of each seed
+        grads = torch.autograd.grad(losses.sum(), self.critic)
+        if self.grad_clip:
+            per_member_clip_(grads, [(2,)] * len(grads), S, self.grad_clip)
+        for p, g in zip(self.critic, grads):
+            p.grad = g
+        self.critic_opt.step()
+
+        # ---- advantage with the updated critic; one actor forward on ob serves a_pi and log pi(a|s)
+        mean = torch.tanh(mlp_forward(self.actor, ob))  # [S, B, A], with grad for the actor loss
+        std = self._policy_std()[:, None, :]
+        with torch.no_grad():
+            a_pi = mean.detach() + std.detach() * eps_pi
+            q_both = self._q_all(self.critic, torch.cat([torch.cat([ob, ac], -1), torch.cat([ob, a_pi], -1)], 1))
+            q_min = torch.minimum(q_both[0], q_both[1])  # [S, 2B]
+            adv = q_min[:, :ob.shape[1]] - q_min[:, ob.shape[1]:]
+            weights = torch.exp(adv / self.lambda_awac).clamp(max=self.max_weight)
+
+        # ---- actor: advantage-weighted log-likelihood of the dataset actions
+        log_prob = diag_gaussian_log_prob(ac, mean, std)
+        actor_loss = -(log_prob * weights).mean(-1)  # [S]
+        actor_params = [*self.actor, self.logstd]
+        grads = torch.autograd.grad(actor_loss.sum(), actor_params)
+        if self.grad_clip:
+            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
+        for p, g in zip(actor_params, grads):
+            p.grad = g
+        self.actor_opt.step()
+
+        # ---- Polyak
+        with torch.no_grad():
+            torch._foreach_lerp_(self.critic_target, self.critic, self.tau)
+        return {"Critic Loss": losses[0].detach(), "Critic Loss2": losses[1].detach(),
+                "Q Mean": q[0].detach().mean(-1), "Actor Loss": actor_loss.detach(),
+                "Advantage Mean": adv.mean(-1)}
+
+    def enable_compile(self) -> bool:
+        """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable."""
+        try:  # a tiny compiled call first: a missing C++ compiler or unsupported platform shows up here
+            probe = torch.ones(2, device=self.device)
+            torch.compile(lambda t: torch.relu(t) * 2.0, dynamic=False)(probe)
+            self._compiled = torch.compile(self._update, dynamic=False)
+        except Exception as err:  # keep the eager update
+            print(f"torch.compile unavailable ({type(err).__name__}: {err}); using the eager fast path")
+            self._compiled = None
+        return self._compiled is not None
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """tanh(mean_net(obs)) for every seed: obs [S, N, ob_dim] -> [S, N, A]."""
+        return torch.tanh(mlp_forward(self.actor, obs))
+
+    def rng_state(self, s: int) -> dict:
+        """Seed ``s``'s RNG state in ``utils.rng_state()``'s format (its noise stream as torch's)."""
+        state = {"python": random.getstate(), "numpy": np.random.get_state()}
+        if self.device.type == "cuda":
+            state["torch"] = torch.get_rng_state()
+            state["cuda"] = [self.noise[s].get_state()]
+        else:
+            state["torch"] = self.noise[s].get_state()
+        return state
+
+    def set_rng_state(self, s: int, state: dict) -> None:
+        if self.device.type == "cuda":
+            self.noise[s].set_state(state["cuda"][self.device.index or 0])
+        else:
+            self.noise[s].set_state(state["torch"])

@@ -1,0 +1,84 @@
+"""Stacked ("ensemble") MLPs: E copies of one architecture evaluated with batched matrix multiplies.
+
+A layer's weight is held as ``W [E, in, out]`` (the transpose of ``nn.Linear.weight`` for each member)
+and its bias as ``b [E, 1, out]``, so a layer is ``torch.baddbmm(b, x, W)`` on inputs ``x [E, N, in]``.
+Each member computes exactly what its own ``nn.Sequential`` of Linear/ReLU layers computes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def linear_layers(mlp: nn.Sequential) -> list[nn.Linear]:
+    """The ``nn.Linear`` layers of an MLP built by ``ptu.build_mlp`` (ReLU between them)."""
+    layers = [m for m in mlp if isinstance(m, nn.Linear)]
+    others = [m for m in mlp if not isinstance(m, (nn.Linear, nn.ReLU))]
+    if others:
+        raise ValueError(f"the fast path supports Linear/ReLU MLPs only, found {type(others[0]).__name__}")
+    return layers
+
+
+def stack_mlps(mlps: Sequence[nn.Sequential], device: torch.device | str) -> list[torch.Tensor]:
+    """[W0, b0, W1, b1, ...] stacked over ``mlps`` (member e = mlps[e]), as new leaf tensors."""
+    per_member = [linear_layers(m) for m in mlps]
+    params: list[torch.Tensor] = []
+    for layer_idx in range(len(per_member[0])):
+        layers = [member[layer_idx] for member in per_member]
+        params.append(torch.stack([lin.weight.detach().t() for lin in layers]).contiguous().to(device))
+        params.append(torch.stack([lin.bias.detach()[None, :] for lin in layers]).contiguous().to(device))
+    return params
+
+
+def unstack_into(params: Sequence[torch.Tensor], member: int, mlp: nn.Sequential) -> None:
+    """Copy member ``member`` of stacked ``params`` into the ``nn.Sequential`` ``mlp``."""
+    with torch.no_grad():
+        for lin, W, b in zip(linear_layers(mlp), params[0::2], params[1::2]):
+            lin.weight.copy_(W[member].t())
+            lin.bias.copy_(b[member, 0])
+
+
+def mlp_forward(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """All members at once: ``x [E, N, in] -> [E, N, out]``, ReLU between layers."""
+    n_layers = len(params) // 2
+    for i in range(n_layers):
+        x = torch.baddbmm(params[2 * i + 1], x, params[2 * i])
+        if i < n_layers - 1:
+            x = torch.relu_(x)  # in place: baddbmm's backward does not need its output
+    return x
+
+
+def diag_gaussian_log_prob(action: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """log N(action; mean, diag(std)^2) summed over the last axis: the value (and gradient) of
+    ``MultivariateNormal(mean, scale_tril=diag(std)).log_prob(action)`` without the triangular solve.
+
+    ``std`` broadcasts against ``mean`` (e.g. [S, 1, A] against [S, B, A])."""
+    z = (action - mean) / std
+    k = action.shape[-1]
+    return -0.5 * (k * LOG_2PI + z.pow(2).sum(-1)) - std.log().sum(-1)
+
+
+def per_member_clip_(grads_by_param: Sequence[torch.Tensor], member_dims: Sequence[tuple[int, ...]],
+                     n_members: int, max_norm: float) -> torch.Tensor:
+    """``nn.utils.clip_grad_norm_`` for each member separately, in place; returns the [S] total norms.
+
+    ``grads_by_param[i]`` is viewed as ``member_dims[i] + (n_members, -1)``: the leading groups (e.g. the
+    two Q-nets of a seed, stacked as [2, S, ...]) belong to the same member and count towards its norm.
+    As in ``clip_grad_norm_``: per-tensor norms, their norm, coefficient max_norm / (norm + 1e-6)
+    clamped at 1, every gradient multiplied by it.
+    """
+    norms = []
+    for g, lead in zip(grads_by_param, member_dims):
+        v = g.view(*lead, n_members, -1)
+        norms.append(torch.linalg.vector_norm(v, 2, dim=-1).reshape(-1, n_members))
+    total = torch.linalg.vector_norm(torch.cat(norms, 0), 2, dim=0)  # [S]
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for g, lead in zip(grads_by_param, member_dims):
+        g.view(*lead, n_members, -1).mul_(coef.view(*([1] * len(lead)), n_members, 1))
+    return total

@@ -1,0 +1,270 @@
+"""Train S seeds of AWAC in one process as one stacked model; each seed gets the run directory, CSV,
+TensorBoard logs, checkpoint and policy file that ``RL_Trainer`` would write for it.
+
+    python scripts/run_awac.py --seeds 1 2 3 --fast [training flags]
+
+Per seed the numbers are the reference's (``RL_Trainer`` + ``AWACAgent``) up to float rounding: same
+initial weights, minibatch order, action noise, evaluation seeds and logging intervals. A checkpoint here
+has ``RL_Trainer``'s format, so either trainer can resume the other's run (on the CPU; on a GPU the
+noise stream is stored as the CUDA state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cs224r.data import load_dataset
+from cs224r.envs import get_spec
+from cs224r.fast.awac import FastAWAC
+from cs224r.fast.sampler import MultiSeedSampler
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.logger import Logger
+from cs224r.infrastructure.rl_trainer import TrainingError
+from cs224r.infrastructure.utils import atomic_write
+
+EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
+
+
+class MultiSeedTrainer:
+    """``RL_Trainer`` for several seeds of AWAC at once (``config.seed`` is replaced by each of ``seeds``)."""
+
+    def __init__(self, config: AWACConfig, seeds: Sequence[int], compile_update: bool | None = None) -> None:
+        seeds = [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
+        self.config, self.seeds, self.S = config, seeds, len(seeds)
+        self.configs = [dataclasses.replace(config, seed=s) for s in seeds]
+        self.device = ptu.init_device(config.device)
+        if config.torch_threads > 0:
+            torch.set_num_threads(config.torch_threads)
+        self.spec = get_spec(config.env_name)
+        if self.spec.discrete:
+            raise TrainingError(f"--fast supports continuous-action tasks; {config.env_name} is discrete, "
+                                "run it without --fast")
+        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
+        self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+        self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]
+        have = [p.exists() for p in self.ckpt_paths]
+        resume = config.resume and any(have)
+        if resume and not all(have):
+            missing = [str(p) for p, h in zip(self.ckpt_paths, have) if not h]
+            raise TrainingError(f"--resume: checkpoints are missing for {', '.join(missing)}; resume with the "
+                                "seeds that have one, or start those seeds under another --exp-name")
+        if not resume:
+            for d, p in zip(self.run_dirs, self.ckpt_paths):
+                if (d / "metrics.csv").exists() or p.exists():
+                    raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
+                                        "or choose another --exp-name / --log-dir")
+        self.agent = FastAWAC(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
+        self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
+        self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
+        self.step, self.elapsed = 0, 0.0
+        self.loss_sums: dict[str, torch.Tensor] = {}
+        self.loss_count = 0
+        rows: list[list[dict]] = [[] for _ in seeds]
+        if resume:
+            rows = self._load_checkpoints()
+        self.loggers = []
+        for cfg, run_dir, seed_rows in zip(self.configs, self.run_dirs, rows):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cfg_dict = dataclasses.asdict(cfg)
+            atomic_write(run_dir / "config.json",
+                         lambda tmp, c=cfg_dict: Path(tmp).write_text(json.dumps(c, indent=2, default=str)))
+            self.loggers.append(Logger(run_dir, seed_rows, cfg.use_wandb, cfg.wandb_project,
+                                       f"{cfg.exp_name}_seed{cfg.seed}", cfg_dict,
+                                       purge_step=self.step if self.step else None))
+        use_compile = config.fast_compile if compile_update is None else compile_update
+        if use_compile:
+            self.agent.enable_compile()
+
+    # ---------------------------------------------------------------- main loop
+    def run(self) -> list[list[dict]]:
+        """Train to ``total_steps``; returns each seed's logged rows."""
+        cfg = self.config
+        bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
+                   desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
+        interval_start, steps_at_start = time.perf_counter(), self.step
+        try:
+            while self.step < cfg.total_steps:
+                info = self.agent.update(*self.sampler.sample(cfg.batch_size))
+                for key, value in info.items():  # stays on the device until the logging interval
+                    self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
+                self.loss_count += 1
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    now = time.perf_counter()
+                    self.elapsed += now - interval_start
+                    sps = (self.step - steps_at_start) / max(now - interval_start, 1e-9)
+                    rows = self._log_interval(sps)
+                    bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
+                    interval_start, steps_at_start = time.perf_counter(), self.step
+                if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
+                    self.save_checkpoints()
+            for s, run_dir in enumerate(self.run_dirs):
+                torch.save(self.agent.sync_shell(s).actor.state_dict(), run_dir / "policy.pt")
+        finally:
+            bar.close()
+            for logger in self.loggers:
+                logger.close()
+        return [logger.rows for logger in self.loggers]
+
+    def _log_interval(self, steps_per_second: float) -> list[dict]:
+        """One row per seed: mean losses over the interval (one host copy), evaluation, timing."""
+        keys = list(self.loss_sums)
+        means = torch.stack([self.loss_sums[k] for k in keys]).cpu() if keys else None
+        rows = []
+        for s in range(self.S):
+            row: dict[str, Any] = {"step": self.step}
+            for i, key in enumerate(keys):
+                row[key] = float(means[i, s]) / max(self.loss_count, 1)
+                if not math.isfinite(row[key]):
+                    raise TrainingError(
+                        f"{key} of seed {self.seeds[s]} became {row[key]} before step {self.step}; the last good "
+                        f"checkpoint is {self.ckpt_paths[s]} - lower the learning rates or check the dataset")
+            rows.append(row)
+        self.loss_sums, self.loss_count = {}, 0
+        t0 = time.perf_counter()
+        for row, result in zip(rows, self.evaluate()):
+            row.update(result)
+        self.elapsed += time.perf_counter() - t0
+        for row, logger in zip(rows, self.loggers):
+            row["Train_StepsPerSecond"] = steps_per_second
+            row["Time_Elapsed"] = self.elapsed
+            logger.log(row)
+        return rows
+
+    def evaluate(self) -> list[dict[str, float]]:
+        """Every seed's ``eval_episodes`` deterministic episodes, stepped together: one batched actor call
+        per env step for all seeds; seed s's episodes are seeded as ``RL_Trainer.evaluate`` seeds them."""
+        S = self.S
+        obs = [env.reset(seed=seed * EVAL_SEED_STRIDE + self.step) for env, seed in zip(self.eval_envs, self.seeds)]
+        n = self.eval_envs[0].num_envs
+        returns, lengths = np.zeros((S, n)), np.zeros((S, n), dtype=np.int64)
+        successes, alive = np.zeros((S, n), dtype=bool), np.ones((S, n), dtype=bool)
+        while alive.any():
+            batch = torch.from_numpy(np.stack([np.asarray(o, dtype=np.float32) for o in obs])).to(self.device)
+            actions = ptu.to_numpy(self.agent.act_deterministic(batch))
+            for s, env in enumerate(self.eval_envs):
+                if not alive[s].any():
+                    continue
+                obs[s], reward, terminated, truncated, info = env.step(actions[s])
+                a = alive[s]
+                returns[s, a] += np.asarray(reward)[a]
+                lengths[s, a] += 1
+                if "success" in info:
+                    successes[s, a] |= np.asarray(info["success"], dtype=bool)[a]
+                alive[s] &= ~(np.asarray(terminated) | np.asarray(truncated))
+        return [{"Eval_AverageReturn": float(returns[s].mean()), "Eval_StdReturn": float(returns[s].std()),
+                 "Eval_MaxReturn": float(returns[s].max()), "Eval_MinReturn": float(returns[s].min()),
+                 "Eval_AverageEpLen": float(lengths[s].mean()),
+                 "Eval_SuccessRate": float(successes[s].mean())} for s in range(S)]
+
+    # ---------------------------------------------------------------- checkpoints (RL_Trainer's format)
+    def save_checkpoints(self) -> None:
+        for s in range(self.S):
+            state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.sync_shell(s).state_dict(),
+                     "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
+                     "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
+                     "rows": self.loggers[s].rows, "config": dataclasses.asdict(self.configs[s])}
+            atomic_write(self.ckpt_paths[s], lambda tmp, st=state: torch.save(st, tmp))
+
+    def _load_checkpoints(self) -> list[list[dict]]:
+        states = []
+        for s, path in enumerate(self.ckpt_paths):
+            try:
+                state = torch.load(path, map_location=self.device, weights_only=False)
+            except Exception as err:
+                raise TrainingError(f"cannot read checkpoint {path} ({err}); delete it to start over") from err
+            old = state["config"]
+            for key in ("env_name", "seed", "batch_size"):
+                if old.get(key) != getattr(self.configs[s], key):
+                    raise TrainingError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
+                                        f"not {getattr(self.configs[s], key)!r}; resume with the same flags")
+            states.append(state)
+        steps = sorted({st["step"] for st in states})
+        if len(steps) != 1:
+            raise TrainingError(f"the seeds' checkpoints are at different steps {steps}; resume each seed "
+                                "separately without --fast")
+        for s, state in enumerate(states):
+            self.agent.shells[s].load_state_dict(state["agent"])
+            self.agent.set_rng_state(s, state["rng"])
+            self.sampler.generators[s].set_state(state["buffer_rng"])
+        self.agent.load_shells()
+        self.step, self.elapsed = steps[0], states[0]["elapsed"]
+        self.loss_count = states[0]["loss_count"]
+        keys = list(states[0]["loss_sums"])
+        self.loss_sums = {k: torch.stack([torch.as_tensor(st["loss_sums"][k], dtype=torch.float32)
+                                          for st in states]).to(self.device) for k in keys}
+        print(f"resuming {', '.join(map(str, self.run_dirs))} from step {self.step}")
+        return [st["rows"] for st in states]
+
+
+def train_seeds(config: AWACConfig, seeds: Sequence[int], compile_update: bool | None = None) -> list[list[dict]]:
+    """Build a ``MultiSeedTrainer`` and run it; returns each seed's rows."""
+    return MultiSeedTrainer(config, seeds, compile_update).run()
+
+
+def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,
+                   launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
+    """``sweep.FAST_MULTI_SEED`` hook: all ``seeds`` of ``algo`` in this process, with ``run_seed``'s
+    launch records, resume-on-retry and summaries."""
+    from cs224r.infrastructure import sweep
+
+    if algo != "awac":
+        raise ValueError(f"the fast multi-seed path covers awac, not {algo}")
+    config = sweep.make_config(algo, train_argv, seed=seeds[0], log_dir=str(log_dir))
+    if get_spec(config.env_name).discrete:  # the stacked model is the continuous actor only
+        print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")
+        return [sweep.run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
+    run_dirs = [Path(log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+    previous = [sweep._read_launch(d) for d in run_dirs]
+    resume = config.resume
+    if launch_token and all(p.get("launch_token") == launch_token for p in previous):
+        resume = True  # this launch started these runs: continue them
+        if not all((d / "checkpoint.pt").exists() for d in run_dirs):  # nothing to resume: drop partial logs
+            for d in run_dirs:
+                (d / "metrics.csv").unlink(missing_ok=True)
+                (d / "checkpoint.pt").unlink(missing_ok=True)
+                shutil.rmtree(d / "tb", ignore_errors=True)
+    for d, p in zip(run_dirs, previous):
+        if resume and p.get("algo") not in (None, algo):
+            raise TrainingError(f"{d} holds a {p['algo']} run, not {algo}; choose another --exp-name")
+    config = dataclasses.replace(config, resume=resume)
+
+    class _Trainer(MultiSeedTrainer):
+        def save_checkpoints(self) -> None:
+            super().save_checkpoints()
+            if on_checkpoint is not None:
+                on_checkpoint()
+
+    trainer = _Trainer(config, seeds)
+    for seed, d in zip(seeds, run_dirs):
+        record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
+                  "env_name": config.env_name, "train_argv": list(train_argv), "fast_multi_seed": list(seeds)}
+        atomic_write(d / sweep.LAUNCH_FILE, lambda tmp, r=record: Path(tmp).write_text(json.dumps(r, indent=2)))
+    all_rows = trainer.run()
+    if on_checkpoint is not None:
+        on_checkpoint()
+    summaries = []
+    for seed, d, rows in zip(seeds, run_dirs, all_rows):
+        last = rows[-1]
+        summaries.append({"algo": algo, "exp_name": config.exp_name, "env_name": config.env_name, "seed": seed,
+                          "run_dir": str(d), "step": int(last["step"]),
+                          "final_return": float(last["Eval_AverageReturn"]),
+                          "final_success": float(last.get("Eval_SuccessRate", float("nan")))})
+    return summaries

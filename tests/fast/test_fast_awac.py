@@ -1,0 +1,189 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import distributions, nn
+
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.data.dataset import Dataset
+from cs224r.fast.awac import LOG_KEYS, FastAWAC
+from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps
+from cs224r.fast.sampler import MultiSeedSampler
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.replay_buffer import ReplayBuffer
+from cs224r.infrastructure.utils import set_seed
+
+OB, AC = 5, 3
+
+
+def _dataset(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return Dataset(observations=rng.normal(size=(n, OB)).astype(np.float32),
+                   actions=rng.uniform(-1, 1, size=(n, AC)).astype(np.float32),
+                   rewards=(rng.random(n) < 0.2).astype(np.float32) - 1.0,
+                   next_observations=rng.normal(size=(n, OB)).astype(np.float32),
+                   terminals=(rng.random(n) < 0.05).astype(np.float32))
+
+
+def _config(**kw):
+    base = dict(actor_n_layers=2, actor_size=32, critic_n_layers=2, critic_size=32, batch_size=64,
+                lambda_awac=0.3, grad_clip=10.0)
+    base.update(kw)
+    return AWACConfig(**base)
+
+
+def _reference_run(seed, cfg, data, steps):
+    """What RL_Trainer does for one seed: seed, buffer, agent, then ``steps`` train calls."""
+    set_seed(seed)
+    buffer = ReplayBuffer(data, ptu.device, seed=seed)
+    agent = AWACAgent(OB, AC, False, cfg)
+    logs = [{k: float(v) for k, v in agent.train(*buffer.sample(cfg.batch_size)).items()} for _ in range(steps)]
+    return agent, logs
+
+
+def _fast_run(seeds, cfg, data, steps):
+    fast = FastAWAC(seeds, OB, AC, cfg, device=ptu.device)
+    sampler = MultiSeedSampler(data, ptu.device, seeds)
+    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(steps)]
+    return fast, logs
+
+
+def _assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, tol=2e-4):
+    for step, (fl, rl) in enumerate(zip(fast_logs, ref_logs)):
+        for key in LOG_KEYS:
+            assert float(fl[key][s]) == pytest.approx(rl[key], rel=tol, abs=tol), (key, step)
+    shell = fast.sync_shell(s)
+    ref_state, fast_state = ref_agent.state_dict(), shell.state_dict()
+    for part in ("actor", "critic"):
+        for name, value in ref_state[part].items():
+            torch.testing.assert_close(fast_state[part][name].cpu(), value.cpu(), rtol=tol, atol=tol,
+                                       msg=f"{part}.{name}")
+    for part in ("actor_opt", "critic_opt"):
+        for idx, st in ref_state[part]["state"].items():
+            assert float(fast_state[part]["state"][idx]["step"]) == float(st["step"])
+            for key in ("exp_avg", "exp_avg_sq"):
+                torch.testing.assert_close(fast_state[part]["state"][idx][key].cpu(), st[key].cpu(),
+                                           rtol=1e-3, atol=1e-7)
+
+
+def test_one_seed_matches_reference_steps(device):
+    cfg, data = _config(), _dataset()
+    fast, fast_logs = _fast_run([4], cfg, data, 15)
+    ref, ref_logs = _reference_run(4, cfg, data, 15)
+    _assert_seed_matches(fast, 0, ref, fast_logs, ref_logs)
+    # the run really trained (a test that could not fail otherwise)
+    assert fast_logs[0]["Critic Loss"][0] != fast_logs[-1]["Critic Loss"][0]
+
+
+def test_three_seeds_each_match_their_own_reference_run(device):
+    cfg, data = _config(grad_clip=0.5), _dataset(seed=1)  # small clip: the per-seed clipping is active
+    seeds = [1, 2, 7]
+    fast, fast_logs = _fast_run(seeds, cfg, data, 10)
+    for s, seed in enumerate(seeds):
+        ref, ref_logs = _reference_run(seed, cfg, data, 10)
+        _assert_seed_matches(fast, s, ref, fast_logs, ref_logs)
+    assert fast_logs[-1]["Critic Loss"][0] != fast_logs[-1]["Critic Loss"][1]  # seeds differ
+
+
+def test_sampler_indices_equal_replay_buffer_draws():
+    data = _dataset()
+    sampler = MultiSeedSampler(data, "cpu", [3, 5])
+    buffers = [ReplayBuffer(data, "cpu", seed=s) for s in (3, 5)]
+    for _ in range(3):
+        ob, ac, re, nob, term = sampler.sample(8)
+        for s, buf in enumerate(buffers):
+            ref = buf.sample(8)
+            for got, want in zip((ob[s], ac[s], re[s], nob[s], term[s]), ref):
+                assert torch.equal(got, want)
+
+
+def test_normal_draw_equals_multivariate_normal_sample():
+    mean, std = torch.randn(6, AC), torch.rand(AC) + 0.1
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    ref = distributions.MultivariateNormal(mean, scale_tril=torch.diag(std)).sample()
+    gen = torch.Generator()
+    gen.set_state(state)
+    ours = mean + std * torch.empty(6, AC).normal_(generator=gen)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
+
+
+def test_closed_form_log_prob_equals_multivariate_normal():
+    mean = torch.randn(4, 7, AC, requires_grad=True)
+    logstd = torch.randn(4, 1, AC).clamp(-2, 1).requires_grad_(True)
+    act = torch.randn(4, 7, AC)
+    ours = diag_gaussian_log_prob(act, mean, logstd.exp())
+    for e in range(4):
+        ref = distributions.MultivariateNormal(mean[e], scale_tril=torch.diag(logstd[e, 0].exp())).log_prob(act[e])
+        torch.testing.assert_close(ours[e], ref, rtol=1e-5, atol=1e-5)
+    # gradients too
+    g_ours = torch.autograd.grad(ours.sum(), [mean, logstd])
+    ref_total = sum(distributions.MultivariateNormal(mean[e], scale_tril=torch.diag(logstd[e, 0].exp()))
+                    .log_prob(act[e]).sum() for e in range(4))
+    for a, b in zip(g_ours, torch.autograd.grad(ref_total, [mean, logstd])):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # hand value for one point: N(0; 0, 1) in 1-D is -0.5 log(2 pi)
+    one = diag_gaussian_log_prob(torch.zeros(1, 1), torch.zeros(1, 1), torch.ones(1, 1))
+    assert float(one) == pytest.approx(-0.5 * np.log(2 * np.pi))
+
+
+def test_per_seed_clipping_equals_clip_grad_norm():
+    torch.manual_seed(0)
+    S = 3
+    nets = [[nn.Linear(4, 5), nn.Linear(5, 2)] for _ in range(2 * S)]  # two nets per seed: [net, seed]
+    grads = {id(p): torch.randn_like(p) * (3.0 if i % 3 == 0 else 0.01) for net in nets for m in net
+             for i, p in enumerate(m.parameters())}
+    stacked = []
+    for layer in range(2):
+        for kind in ("weight", "bias"):
+            stacked.append(torch.stack([grads[id(getattr(net[layer], kind))].t() if kind == "weight"
+                                        else grads[id(net[layer].bias)][None] for net in nets]).clone())
+    per_member_clip_(stacked, [(2,)] * len(stacked), S, max_norm=1.0)
+    for s in range(S):
+        params = [p for net in (nets[s], nets[S + s]) for m in net for p in m.parameters()]
+        for p in params:
+            p.grad = grads[id(p)].clone()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        for net_idx, net in ((0, nets[s]), (1, nets[S + s])):
+            m = net_idx * S + s
+            for layer in range(2):
+                torch.testing.assert_close(stacked[2 * layer][m].t(), net[layer].weight.grad)
+                torch.testing.assert_close(stacked[2 * layer + 1][m, 0], net[layer].bias.grad)
+
+
+def test_stacked_forward_equals_each_mlp():
+    mlps = [ptu.build_mlp(OB, 2, 2, 16) for _ in range(3)]
+    x = torch.randn(3, 10, OB)
+    out = mlp_forward(stack_mlps(mlps, "cpu"), x)
+    for e, m in enumerate(mlps):
+        torch.testing.assert_close(out[e], m(x[e]))
+
+
+def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    cfg, data = _config(), _dataset()
+    fast = FastAWAC([2], OB, AC, cfg, device="cpu")
+    assert fast.enable_compile() is False
+    sampler = MultiSeedSampler(data, "cpu", [2])
+    logs = fast.update(*sampler.sample(cfg.batch_size))
+    ref, ref_logs = _reference_run(2, cfg, data, 1)
+    assert float(logs["Critic Loss"][0]) == pytest.approx(ref_logs[0]["Critic Loss"], rel=1e-5)
+
+
+@pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
+                    reason="compiling takes 1-2 minutes on a CPU; set CS224R_TEST_COMPILE=1 to run")
+def test_compiled_update_matches_reference():
+    cfg, data = _config(grad_clip=0.5), _dataset(seed=1)
+    seeds = [1, 2]
+    fast = FastAWAC(seeds, OB, AC, cfg, device="cpu")
+    assert fast.enable_compile()
+    sampler = MultiSeedSampler(data, "cpu", seeds)
+    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(10)]
+    for s, seed in enumerate(seeds):
+        ref, ref_logs = _reference_run(seed, cfg, data, 10)
+        _assert_seed_matches(fast, s, ref, logs, ref_logs)

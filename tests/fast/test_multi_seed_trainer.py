@@ -1,0 +1,126 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer, run_seeds_fast
+from cs224r.infrastructure import sweep
+from cs224r.infrastructure.cli import run_cli
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+
+TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
+
+
+def _config(tmp_path, **kw):
+    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
+                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
+                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
+    base.update(kw)
+    return AWACConfig(**base)
+
+
+def _read(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def _assert_rows_close(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)  # same columns, same order
+        for key in w:
+            if key not in TIME_COLUMNS:
+                assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-4, abs=1e-5), key
+
+
+def test_each_seed_writes_the_reference_csv(tmp_path):
+    seeds = [3, 5, 8]
+    MultiSeedTrainer(_config(tmp_path / "fast"), seeds).run()
+    for seed in seeds:
+        RL_Trainer(_config(tmp_path / "ref", seed=seed), AWACAgent).run()
+        fast_dir, ref_dir = tmp_path / "fast" / "t" / f"seed{seed}", tmp_path / "ref" / "t" / f"seed{seed}"
+        _assert_rows_close(_read(fast_dir / "metrics.csv"), _read(ref_dir / "metrics.csv"))
+        assert json.loads((fast_dir / "config.json").read_text())["seed"] == seed
+        for name in ("checkpoint.pt", "policy.pt"):
+            assert (fast_dir / name).exists()
+        fast_policy = torch.load(fast_dir / "policy.pt")
+        for key, value in torch.load(ref_dir / "policy.pt").items():
+            torch.testing.assert_close(fast_policy[key], value, rtol=1e-4, atol=1e-5)
+    rows = _read(tmp_path / "fast" / "t" / "seed3" / "metrics.csv")
+    assert [int(float(r["step"])) for r in rows] == [10, 20, 30]
+
+
+def test_reference_trainer_resumes_a_fast_checkpoint(tmp_path):
+    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
+    resumed = RL_Trainer(_config(tmp_path / "a", total_steps=30, resume=True), AWACAgent)
+    assert resumed.step == 20
+    resumed.run()
+    RL_Trainer(_config(tmp_path / "b"), AWACAgent).run()
+    _assert_rows_close(_read(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
+                       _read(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+
+
+def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
+    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
+    again = MultiSeedTrainer(_config(tmp_path / "a", resume=True), [3, 4])
+    assert again.step == 20
+    again.run()
+    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
+    for seed in (3, 4):
+        _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                           _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
+def test_existing_run_and_bad_input_are_clear_errors(tmp_path):
+    MultiSeedTrainer(_config(tmp_path, total_steps=10), [3]).run()
+    with pytest.raises(TrainingError, match="already holds a run"):
+        MultiSeedTrainer(_config(tmp_path, total_steps=10), [3, 4])
+    with pytest.raises(TrainingError, match="checkpoints are missing"):
+        MultiSeedTrainer(_config(tmp_path, total_steps=10, resume=True), [3, 4])
+    with pytest.raises(ValueError, match="distinct"):
+        MultiSeedTrainer(_config(tmp_path), [1, 1])
+    with pytest.raises(TrainingError, match="discrete"):
+        MultiSeedTrainer(_config(tmp_path, env_name="chain-v0"), [1])
+
+
+def test_cli_fast_flag_and_sweep_hook(tmp_path, capsys):
+    flags = ["--env-name", "line-v0", "--total-steps", "10", "--eval-interval", "10", "--eval-episodes", "2",
+             "--batch-size", "16", "--actor-size", "8", "--critic-size", "8", "--no-progress", "--device", "cpu"]
+    assert run_cli(AWACConfig, AWACAgent, [*flags, "--log-dir", str(tmp_path), "--seeds", "1", "2", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "seed1" in out and "seed2" in out
+    assert (tmp_path / "awac" / "seed2" / "metrics.csv").exists()
+    assert sweep.FAST_MULTI_SEED["awac"] is not None
+    summaries = run_seeds_fast("awac", [*flags, "--exp-name", "h"], [4, 6], tmp_path, "tok")
+    assert [s["seed"] for s in summaries] == [4, 6] and all(s["step"] == 10 for s in summaries)
+    assert json.loads((tmp_path / "h" / "seed6" / sweep.LAUNCH_FILE).read_text())["launch_token"] == "tok"
+    # a retry of the same launch resumes (here: already finished) instead of failing
+    assert run_seeds_fast("awac", [*flags, "--exp-name", "h"], [4, 6], tmp_path, "tok")[0]["step"] == 10
+
+
+def test_sweep_hook_runs_discrete_tasks_one_after_another(tmp_path, capsys):
+    flags = ["--env-name", "chain-v0", "--total-steps", "10", "--eval-interval", "10", "--eval-episodes", "2",
+             "--batch-size", "16", "--actor-size", "8", "--critic-size", "8", "--no-progress", "--device", "cpu"]
+    summaries = sweep.run_seeds_in_one_process("awac", [*flags, "--exp-name", "d"], [1, 2], tmp_path)
+    assert [s["seed"] for s in summaries] == [1, 2] and "one after another" in capsys.readouterr().out
+    assert (tmp_path / "d" / "seed2" / "policy.pt").exists()
+
+
+def test_cli_rejects_seed_with_seeds(tmp_path, capsys):
+    assert run_cli(AWACConfig, AWACAgent, ["--seed", "1", "--seeds", "2", "3", "--log-dir", str(tmp_path)]) == 2
+    assert "either --seed or --seeds" in capsys.readouterr().err
+
+
+def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
+    for seed in (3, 4):
+        RL_Trainer(_config(tmp_path / "a", seed=seed, total_steps=20), AWACAgent).run()
+    resumed = MultiSeedTrainer(_config(tmp_path / "a", resume=True), [3, 4])
+    assert resumed.step == 20
+    resumed.run()
+    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
+    for seed in (3, 4):
+        _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                           _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
