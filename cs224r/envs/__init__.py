@@ -13,7 +13,6 @@ from cs224r.envs.base import (
 )
 
 
-
 def _load_antmaze() -> None:
     import cs224r.envs.antmaze  # noqa: F401  (registers the D4RL-flavour antmaze-* specs; imports mujoco)
 
