@@ -9,16 +9,20 @@ import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
+from cs224r.critics import iql_critic
 from cs224r.critics.awac_critic import AWACCritic
+from cs224r.critics.iql_critic import IQLCritic
 from cs224r.infrastructure.handout import HINTS, HandoutError, blank_source, make_handout
-from cs224r.policies.MLP_policy import MLPPolicyAWAC
+from cs224r.policies.MLP_policy import MLPPolicyAWAC, MLPPolicyIQL
 from tests.agents import test_awac_agent as agent_tests
+from tests.agents import test_iql as iql_tests
 from tests.critics import test_awac_critic as critic_tests
 from tests.policies import test_mlp_policy as policy_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
 AWAC_BLANKS = {"awac_weights", "critic_target", "advantage", "next_action", "agent_updates"}
+IQL_BLANKS = {"expectile_loss", "value_target", "q_target", "iql_weights"}
 
 
 def test_blank_source_replaces_block_with_todo_and_loud_placeholder():
@@ -47,7 +51,7 @@ def test_malformed_markers_are_reported(src, problem):
 
 def test_handout_of_this_tree_blanks_every_awac_edit(tmp_path):
     blanks = make_handout(ROOT, tmp_path / "starter")
-    assert AWAC_BLANKS <= {b.name for b in blanks}
+    assert AWAC_BLANKS | IQL_BLANKS <= {b.name for b in blanks}
     for py in (tmp_path / "starter" / "cs224r").rglob("*.py"):
         assert not any(line.strip().startswith("# BEGIN SOLUTION") for line in py.read_text().splitlines()), py
     assert set(HINTS) >= {b.name for b in blanks}
@@ -104,7 +108,33 @@ def _advantage_before_critic_update(self, ob, ac, re, next_ob, terminal):
     return log
 
 
+def _expectile_weights_swapped(diff, expectile):
+    return (torch.where(diff > 0, 1.0 - expectile, expectile) * diff.pow(2)).mean()
+
+
+def _value_target_with_online_nets(self, ob, ac):
+    with torch.no_grad():
+        return torch.minimum(self._get_q_value(self.q_net, ob, ac), self._get_q_value(self.q_net2, ob, ac))
+
+
+def _q_target_without_mask(self, next_ob, reward, terminal):
+    with torch.no_grad():
+        return reward + self.gamma * self.get_v(next_ob)
+
+
+def _iql_weights_without_clamp(self, q, v):
+    return torch.exp(self.beta * (q.detach() - v.detach()))
+
+
 @pytest.mark.parametrize("cls, method, bug, test, words", [
+    (iql_critic, "expectile_loss", _expectile_weights_swapped, iql_tests.test_expectile_loss_by_hand,
+     ["expectile_loss", "swapped"]),
+    (IQLCritic, "value_target", _value_target_with_online_nets,
+     iql_tests.test_value_target_is_min_of_target_nets_at_dataset_action, ["value_target", "TARGET"]),
+    (IQLCritic, "q_target", _q_target_without_mask, iql_tests.test_q_target_bootstraps_from_v_of_next_state,
+     ["q_target", "terminal"]),
+    (MLPPolicyIQL, "iql_weights", _iql_weights_without_clamp, iql_tests.test_actor_weights_by_hand,
+     ["iql_weights", "clamped"]),
     (AWACCritic, "td_target", _target_without_mask, critic_tests.test_td_target_masks_terminals_and_uses_target_nets,
      ["critic_target", "terminal"]),
     (AWACCritic, "td_target", _target_with_online_nets,
@@ -138,13 +168,12 @@ def test_starter_tree_fails_once_per_blank_naming_it(tmp_path):
     starter = tmp_path / "starter"
     blanks = make_handout(ROOT, starter)
     env = {**os.environ, "PYTHONPATH": str(starter), "OMP_NUM_THREADS": "1"}
-    tests = ["tests/policies", "tests/critics", "tests/agents/test_awac_agent.py"]
+    tests = ["tests/policies", "tests/critics", "tests/agents/test_awac_agent.py", "tests/agents/test_iql.py"]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "--co", *tests],
                           cwd=starter, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # the starter tree imports and collects
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests],
                           cwd=starter, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-3000:]
-    awac = {b.name for b in blanks} & AWAC_BLANKS
-    for name in awac:
+    for name in {b.name for b in blanks} & (AWAC_BLANKS | IQL_BLANKS):
         assert f"TODO({name})" in proc.stdout, f"no failing test names TODO({name})"

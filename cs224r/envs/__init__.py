@@ -13,6 +13,12 @@ from cs224r.envs.base import (
     register_lazy,
 )
 
+
+def _load_antmaze() -> None:
+    import cs224r.envs.antmaze  # noqa: F401  (registers the D4RL-flavour antmaze-* specs; imports mujoco)
+
+
+register_lazy(_load_antmaze)
 # gymnasium-robotics AntMaze under Minari ids (D4RL/antmaze/umaze-v1, ...); imported on first lookup
 register_lazy(lambda: __import__("cs224r.envs.gr_antmaze"))
 

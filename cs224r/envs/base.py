@@ -46,6 +46,7 @@ class EnvSpec:
     load_dataset: Callable[..., Any] | None = None
     train_defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    success_score: bool = False  # log Eval_NormalizedScore = 100 x success rate (D4RL's AntMaze score)
 
 
 _REGISTRY: dict[str, EnvSpec] = {}

@@ -103,6 +103,27 @@ def preset_overrides(name: str | None, env_name: str) -> dict[str, Any]:
     return values
 
 
+@dataclass
+class IQLConfig(TrainConfig):
+    """IQL (Kostrikov, Nair & Levine 2021, arXiv:2110.06169); defaults are the paper's AntMaze settings."""
+
+    exp_name: str = "iql"
+    actor_n_layers: int = 2  # IQL paper, App. B: 2 hidden layers of 256 for every network
+    actor_size: int = 256
+    critic_n_layers: int = 2  # Q- and V-networks share these sizes (IQL paper, App. B)
+    critic_size: int = 256
+    actor_lr: float = 3e-4  # IQL paper, App. B: Adam, 3e-4 for all networks
+    critic_lr: float = 3e-4  # IQL paper, App. B
+    value_lr: float = 3e-4  # IQL paper, App. B
+    actor_lr_schedule: str = "cosine"  # cosine | constant; IQL paper, App. B: cosine decay of the actor lr
+    gamma: float = 0.99  # IQL paper, App. B
+    tau: float = 0.005  # IQL paper, App. B: target network soft update 0.005
+    expectile: float = 0.9  # IQL paper, App. B: 0.9 for AntMaze (0.7 for MuJoCo locomotion)
+    temperature: float = 10.0  # beta; IQL paper, App. B: 10 for AntMaze (3 for MuJoCo locomotion)
+    max_weight: float = 100.0  # clamp on exp(beta * A), as in the IQL reference code
+    grad_clip: float = 10.0  # the CS224R homework (the IQL paper does not clip); 0 turns it off
+
+
 C = TypeVar("C")
 
 

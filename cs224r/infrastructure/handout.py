@@ -48,6 +48,26 @@ HINTS: dict[str, str] = {
         "Behaviour-cloning loss: loss = -(log-likelihood of the dataset actions under self.actor(ob)).mean().\n"
         "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: loss, a scalar tensor with gradient."
     ),
+    "expectile_loss": (
+        "IQL expectile loss: loss = mean(|expectile - 1(diff < 0)| * diff**2), i.e. weight expectile where\n"
+        "diff > 0 (target above the prediction) and 1 - expectile elsewhere (torch.where).\n"
+        "In scope: diff [B] (target - prediction), expectile (a float in (0, 1)). Result: loss (a scalar)."
+    ),
+    "value_target": (
+        "IQL value target: target = min of the two TARGET Q-nets at the DATASET action\n"
+        "(self.get_target_q(ob, ac)), computed under torch.no_grad().\n"
+        "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: target [B]."
+    ),
+    "q_target": (
+        "IQL Q target: target = reward + self.gamma * (1 - terminal) * V(next_ob) (self.get_v),\n"
+        "computed under torch.no_grad(); no Q-net and no action appears here.\n"
+        "In scope: next_ob [B, ob_dim], reward [B], terminal [B]. Result: target [B] (not [B, 1])."
+    ),
+    "iql_weights": (
+        "IQL actor weights: weights = exp(self.beta * (q - v)), clamped above at self.max_weight,\n"
+        "with no gradient flowing into q or v (detach them).\n"
+        "In scope: q [B] (min target-Q at the dataset action), v [B] (V(s)). Result: weights [B]."
+    ),
 }
 
 COPY = ["cs224r", "scripts", "tests", "docs", "README.md", "pyproject.toml", "setup.py", "requirements.txt"]

@@ -127,10 +127,13 @@ class RL_Trainer:
         result = evaluate(lambda obs: actor.get_action(obs, deterministic=True), self.eval_env,
                           seed=self.config.seed * 1_000_003 + self.step)
         returns = result["returns"]
-        return {"Eval_AverageReturn": float(returns.mean()), "Eval_StdReturn": float(returns.std()),
-                "Eval_MaxReturn": float(returns.max()), "Eval_MinReturn": float(returns.min()),
-                "Eval_AverageEpLen": float(result["lengths"].mean()),
-                "Eval_SuccessRate": float(result["successes"].mean())}
+        out = {"Eval_AverageReturn": float(returns.mean()), "Eval_StdReturn": float(returns.std()),
+               "Eval_MaxReturn": float(returns.max()), "Eval_MinReturn": float(returns.min()),
+               "Eval_AverageEpLen": float(result["lengths"].mean()),
+               "Eval_SuccessRate": float(result["successes"].mean())}
+        if self.spec.success_score:
+            out["Eval_NormalizedScore"] = 100.0 * out["Eval_SuccessRate"]
+        return out
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> None:

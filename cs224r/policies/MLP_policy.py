@@ -1,4 +1,4 @@
-"""Gaussian (continuous) and categorical (discrete) MLP policies, and AWAC's actor update."""
+"""Gaussian (continuous) and categorical (discrete) MLP policies, and AWAC's and IQL's actor updates."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 from torch import distributions, nn
 
 from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.schedules import cosine_lr  # the one cosine schedule, shared with AWAC and BC
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -79,3 +80,47 @@ class MLPPolicyAWAC(MLPPolicy):
         actor_loss = -(log_prob * weights).mean()
         self._step(actor_loss)
         return actor_loss.detach()
+
+
+class MLPPolicyIQL(MLPPolicy):
+    """IQL actor: advantage-weighted regression with weights exp(beta * (Q_target(s, a) - V(s))),
+    clamped at ``max_weight``, and a cosine-decayed learning rate over ``total_steps`` updates."""
+
+    def __init__(self, *args, beta: float = 10.0, max_weight: float = 100.0, total_steps: int = 1_000_000,
+                 lr_schedule: str = "cosine", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown actor lr schedule '{lr_schedule}'; use cosine or constant")
+        if beta < 0:
+            raise ValueError(f"the temperature beta must be >= 0 (0 is behaviour cloning), got {beta}")
+        self.beta, self.max_weight = beta, max_weight
+        self.total_steps, self.lr_schedule = total_steps, lr_schedule
+        self.base_lr = self.optimizer.param_groups[0]["lr"]
+        self.num_updates = 0  # saved by the agent's state_dict so a resumed run continues the schedule
+
+    def current_lr(self) -> float:
+        if self.lr_schedule == "constant":
+            return self.base_lr
+        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+
+    def iql_weights(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """exp(beta * (Q_target(s, a) - V(s))), clamped at ``max_weight``; no gradient flows into Q or V."""
+        # BEGIN SOLUTION iql_weights
+        weights = torch.exp(self.beta * (q.detach() - v.detach())).clamp(max=self.max_weight)
+        # END SOLUTION
+        return weights
+
+    def update(self, observations: torch.Tensor, actions: torch.Tensor, q: torch.Tensor,
+               v: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step on -(log pi(a|s) * weights).mean() at the scheduled lr; returns detached loss and lr."""
+        lr = self.current_lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        log_prob = self(observations).log_prob(actions)
+        weights = self.iql_weights(q, v)
+        if log_prob.shape != weights.shape:
+            raise ValueError(f"log_prob {tuple(log_prob.shape)} and weights {tuple(weights.shape)} must both be [B]")
+        actor_loss = -(log_prob * weights).mean()
+        self._step(actor_loss)
+        self.num_updates += 1
+        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.tensor(lr), "Weight Mean": weights.mean()}

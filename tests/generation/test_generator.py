@@ -1,0 +1,126 @@
+"""A short generation: D4RL semantics, file round trip through the loader, determinism, report."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cs224r.data.d4rl_hdf5 import read_d4rl_hdf5, write_d4rl_hdf5
+from cs224r.generation.controller import Controller, ControllerNet
+from cs224r.generation.generator import generate
+from cs224r.generation.recipes import RECIPES, get_recipe
+from cs224r.generation.report import summarize, write_report
+
+
+def _controller():
+    torch.manual_seed(0)
+    return Controller(ControllerNet())
+
+
+@pytest.fixture(scope="module")
+def small():
+    return generate("antmaze-umaze-diverse-v0", 1200, seed=3, num_walkers=8, controller=_controller(),
+                    progress=False, nthread=2)
+
+
+def test_rows_and_episode_semantics(small):
+    d = small
+    assert len(d) == 1200 and d.observations.shape == (1200, 29) and d.actions.shape == (1200, 8)
+    assert np.all(np.abs(d.actions) <= 1.0)
+    assert set(np.unique(d.rewards)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(d.terminals, d.rewards)  # the goal step ends its episode
+    assert d.timeouts[-1] == 1 or d.terminals[-1] == 1
+    ends = (d.terminals + d.timeouts) > 0
+    # inside an episode the next row starts where this one ended (episode-contiguous rows)
+    cont = ~ends[:-1]
+    np.testing.assert_array_equal(d.next_observations[:-1][cont], d.observations[1:][cont])
+    # each of the 8 walkers' streams (150 rows) ends with a cut
+    assert np.all(ends[149::150])
+    assert d.metadata["flavour"] == "d4rl" and d.metadata["reward_type"] == "sparse"
+    assert "not the official D4RL" in d.metadata["source"]
+
+
+def test_file_roundtrip_identical(small, tmp_path):
+    path = tmp_path / "antmaze-umaze-diverse-v0.hdf5"
+    write_d4rl_hdf5(path, small)
+    back = read_d4rl_hdf5(path, obs_dim=29, act_dim=8)
+    for key in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(small, key), err_msg=key)
+    assert back.metadata["seed"] == 3 and back.metadata["recipe"] == small.metadata["recipe"]
+
+
+def test_same_seed_same_data_other_seed_differs():
+    def make(seed, nthread):
+        return generate("antmaze-medium-play-v0", 300, seed=seed, num_walkers=6, controller=_controller(),
+                        progress=False, nthread=nthread)
+
+    first = make(5, 2)
+    assert make(5, 1).checksum() == first.checksum()  # thread count does not change the data
+    assert make(6, 2).checksum() != first.checksum()
+
+
+def test_report(small, tmp_path):
+    s = write_report(small, tmp_path / "rep")
+    assert (tmp_path / "rep" / "heatmap.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "rep" / "summary.json").read_text())["transitions"] == 1200
+    assert s["free_cells"] == 7 and 0 <= s["goal_fraction"] <= 1
+    assert s["episodes"] == int(((small.terminals + small.timeouts) > 0).sum())
+
+
+def test_summary_numbers_by_hand():
+    from cs224r.data.dataset import Dataset
+    from cs224r.envs.antmaze.maps import get_maze
+
+    obs = np.zeros((5, 29), np.float32)
+    obs[:, 0] = [0, 4, 8, 8, 8]  # cells (1,1), (1,2), (1,3)
+    d = Dataset(obs, np.zeros((5, 8), np.float32), np.array([0, 1, 0, 0, 0], np.float32), obs.copy(),
+                np.array([0, 1, 0, 0, 0], np.float32), np.array([0, 0, 0, 0, 1], np.float32),
+                metadata={"env_name": "antmaze-umaze-v0"})
+    s = summarize(d, get_maze("umaze"))
+    assert s["episodes"] == 2 and s["goal_fraction"] == 0.5
+    assert s["mean_return"] == pytest.approx((-1 + 0 + -3) / 2)  # -1 per step, 0 at the goal
+    assert s["free_cells_visited"] == 3
+
+
+def test_recipes_follow_d4rl():
+    assert set(RECIPES) == {"antmaze-umaze-v0", "antmaze-umaze-diverse-v0", "antmaze-medium-play-v0",
+                            "antmaze-medium-diverse-v0", "antmaze-large-play-v0", "antmaze-large-diverse-v0"}
+    u = get_recipe("antmaze-umaze-v2")
+    assert u.start_cells == ((1, 1),) and u.goal_cells == ((3, 1),) and u.reset_at_goal
+    assert get_recipe("antmaze-medium-play-v0").goal_cells == ((2, 6), (5, 1), (6, 5))
+    assert len(get_recipe("antmaze-large-diverse-v0").goal_cells) == 46
+    assert all(r.action_noise == 0.2 for r in RECIPES.values())
+    assert get_recipe("antmaze-large-play-v0").max_episode_steps == 1000
+
+
+def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypatch):
+    from cs224r.data.loading import load_dataset
+    from cs224r.data.resolve import cache_path
+    from cs224r.envs import get_spec
+
+    monkeypatch.setenv("CS224R_DATA", str(tmp_path))
+    write_d4rl_hdf5(cache_path("antmaze-umaze-diverse-v0"), small)
+    data = load_dataset("antmaze-umaze-diverse-v2")
+    np.testing.assert_array_equal(data.observations, small.observations)
+    np.testing.assert_array_equal(data.rewards, small.rewards - 1.0)  # the -1/0 training convention
+    assert get_spec("antmaze-umaze-diverse-v2").success_score
+
+
+def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
+    import cs224r.generation.generator as gen
+    from cs224r.data.loading import load_dataset
+
+    calls = []
+
+    def fake_generate_to_file(env_name, out_path, **kwargs):  # stands in for the 1M-transition run
+        calls.append((env_name, out_path))
+        write_d4rl_hdf5(out_path, small)
+
+    monkeypatch.setenv("CS224R_DATA", str(tmp_path))
+    monkeypatch.setattr(gen, "generate_to_file", fake_generate_to_file)
+    data = load_dataset("antmaze-umaze-diverse-v2")
+    assert calls == [("antmaze-umaze-diverse-v0", tmp_path / "antmaze-umaze-diverse-v0.hdf5")]
+    assert len(data) == len(small)
+    load_dataset("antmaze-umaze-diverse-v0")  # now read from the cache, no second generation
+    assert len(calls) == 1
