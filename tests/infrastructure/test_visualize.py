@@ -94,3 +94,15 @@ def test_cli_writes_pictures_for_pointmass(tmp_path):
                           "--log-dir", str(tmp_path), "--device", "cpu", "--no-progress"]) == 0
     pics = tmp_path / "awac" / "seed1" / "pictures"
     assert (pics / "value_step6.png").exists() and (pics / "visitation_step3.png").exists()
+
+
+def test_state_values_use_iqls_value_net():
+    from cs224r.agents.iql_agent import IQLAgent
+    from cs224r.infrastructure.config import IQLConfig
+
+    ptu.init_device("cpu")
+    agent = IQLAgent(2, 5, True, IQLConfig(actor_size=8, critic_size=8))
+    obs = np.random.default_rng(0).random((7, 2)).astype(np.float32)
+    with torch.no_grad():
+        expected = agent.critic.get_v(torch.as_tensor(obs)).numpy()
+    np.testing.assert_allclose(state_values(agent, obs), expected, rtol=1e-6)
