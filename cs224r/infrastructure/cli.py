@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from cs224r.data import DatasetError
@@ -25,6 +26,8 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     if getattr(args, "list_envs", False):
         print("\n".join(env_names()))
         return 0
+    if getattr(args, "save_video", False):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede the first mujoco import
     try:
         env_name = getattr(args, "env_name", config_cls.env_name)
         config = config_from_args(config_cls, args, get_spec(env_name).train_defaults)
@@ -37,16 +40,16 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
 
             if agent_cls is not AWACAgent:
                 raise ValueError(f"--fast is implemented for AWAC only, not {agent_cls.__name__}; drop --fast")
-            if config.actor_lr_schedule != "constant" or config.action_clip > 0:
-                raise ValueError("--fast does not implement --actor-lr-schedule cosine or --action-clip "
-                                 "(both set by --preset cs224r); drop --fast")
+            if config.actor_lr_schedule != "constant" or config.action_clip > 0 or config.save_video:
+                raise ValueError("--fast does not implement --actor-lr-schedule cosine, --action-clip (both set "
+                                 "by --preset cs224r) or --save-video; drop --fast")
 
             all_rows = train_seeds(config, seeds)
         else:
             all_rows = []
             for s in seeds:
                 cfg = dataclasses.replace(config, seed=s)
-                all_rows.append(train(cfg, agent_cls, callbacks=_picture_callbacks(cfg)))
+                all_rows.append(train(cfg, agent_cls, callbacks=_callbacks(cfg)))
     except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -60,10 +63,17 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     return 0
 
 
-def _picture_callbacks(config) -> list:
-    """Pointmass pictures every ``--plot-interval`` steps (matplotlib is imported only then)."""
+def _callbacks(config) -> list:
+    """Pointmass pictures every ``--plot-interval`` steps and the AntMaze ``--save-video`` (imported only then)."""
+    callbacks = []
     if getattr(config, "plot_interval", 0) > 0 and config.env_name.startswith("pointmass"):
         from cs224r.infrastructure.visualize import default_callbacks
 
-        return default_callbacks(config)
-    return []
+        callbacks += default_callbacks(config)
+    if getattr(config, "save_video", False):
+        if not config.env_name.startswith("antmaze"):
+            raise ValueError(f"--save-video renders the package's AntMaze envs (antmaze-*), not '{config.env_name}'")
+        from cs224r.infrastructure.video import EvalVideo
+
+        callbacks.append(EvalVideo())
+    return callbacks

@@ -35,6 +35,7 @@ class TrainConfig:
     plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
     action_clip: float = 0.0  # clip continuous dataset actions to +-this before training; 0 = leave them
     preset: str | None = None  # named overrides (PRESETS), applied before explicit flags: --preset cs224r
+    save_video: bool = False  # AntMaze: render one evaluation episode to eval_traj_last.mp4 at the end
 
 
 @dataclass
