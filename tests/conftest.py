@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# No test may start a 1M-transition dataset generation (minutes of CPU): a test that needs AntMaze data
+# makes a small file itself. Tests of generation on first use turn it back on with monkeypatch.
+os.environ["CS224R_AUTO_GENERATE"] = "0"
 
 from cs224r.infrastructure import pytorch_util as ptu
 

@@ -20,7 +20,8 @@ from cs224r.infrastructure import sweep
 pytestmark = pytest.mark.filterwarnings("ignore:The train_seed.* function is executing locally:UserWarning")
 
 # point-reach-v0 with small networks: a run takes well under a second of compute
-TINY = ["--total-steps", "20", "--eval-interval", "10", "--checkpoint-interval", "10", "--eval-episodes", "2",
+TINY = ["--env-name", "point-reach-v0",
+        "--total-steps", "20", "--eval-interval", "10", "--checkpoint-interval", "10", "--eval-episodes", "2",
         "--batch-size", "16", "--actor-size", "16", "--critic-size", "16", "--no-progress", "--device", "cpu"]
 
 

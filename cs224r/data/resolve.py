@@ -66,7 +66,7 @@ def resolve_dataset(
     obs_dim: int | None = None,
     act_dim: int | None = None,
     minari_id: str | None = None,
-    generate: bool = True,
+    generate: bool | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Dataset:
     """The dataset for ``env_name``, found in the order given in this module's docstring.
@@ -77,6 +77,8 @@ def resolve_dataset(
     every place looked and the command that makes the data when nothing is found.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if generate is None:  # CS224R_AUTO_GENERATE=0 turns generation on first use off (the test suite does)
+        generate = os.environ.get("CS224R_AUTO_GENERATE", "1") != "0"
     looked: list[str] = []
 
     def finish(data: Dataset, where: str) -> Dataset:
@@ -110,7 +112,8 @@ def resolve_dataset(
         if not cached.exists():
             raise DatasetError(f"{cached}: the generator for '{env_name}' finished without writing this file")
         return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached))
-    looked.append("a registered generator (none for this name)" if fn is None else "generation (disabled)")
+    looked.append("a registered generator (none for this name)" if fn is None
+                  else "generation on first use (disabled by CS224R_AUTO_GENERATE=0)")
     hint = (f"`minari download {mid}` (needs internet), or " if mid is not None else "")
     raise DatasetError(
         f"no dataset for '{env_name}': looked in {'; '.join(looked)}. Make it with "

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 class TrainConfig:
     """Fields every algorithm shares: task, budget, logging. Defaults target D4RL AntMaze."""
 
-    env_name: str = "point-reach-v0"  # the small default task until AntMaze data exists
+    env_name: str = "antmaze-umaze-v0"  # the homework's task; `point-reach-v0` is the few-minute CPU demo
     exp_name: str = "run"
     seed: int = 1
     dataset: str | None = None  # an explicit dataset file overrides the env's own source

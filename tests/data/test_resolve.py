@@ -22,6 +22,7 @@ def tiny(value: float, n: int = 6, flavour: str = "d4rl") -> Dataset:
 def dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("CS224R_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("CS224R_AUTO_GENERATE", "1")  # these tests exercise generation with fake generators
     monkeypatch.setattr(resolve, "_GENERATORS", {})
     return tmp_path
 

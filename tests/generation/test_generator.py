@@ -118,6 +118,7 @@ def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
         write_d4rl_hdf5(out_path, small)
 
     monkeypatch.setenv("CS224R_DATA", str(tmp_path))
+    monkeypatch.setenv("CS224R_AUTO_GENERATE", "1")  # tests/conftest.py turns it off for everything else
     monkeypatch.setattr(gen, "generate_to_file", fake_generate_to_file)
     data = load_dataset("antmaze-umaze-diverse-v2")
     assert calls == [("antmaze-umaze-diverse-v0", tmp_path / "antmaze-umaze-diverse-v0.hdf5")]

@@ -37,7 +37,8 @@ def _last(path: Path) -> dict:
 
 def test_sweep_layout_and_summary(tmp_path, capsys):
     sweep = _load_sweep()
-    argv = ["--temperatures", "0.5", "10", "--seeds", "1", "2", "--log-dir", str(tmp_path), "--exp-name", "sw",
+    argv = ["--env-name", "point-reach-v0", "--temperatures", "0.5", "10", "--seeds", "1", "2",
+            "--log-dir", str(tmp_path), "--exp-name", "sw",
             "--total-steps", "4", "--eval-interval", "2", "--eval-episodes", "2", "--checkpoint-interval", "4",
             "--actor-size", "8", "--critic-size", "8", "--batch-size", "16", "--no-progress"]
     assert sweep.main(argv) == 0
