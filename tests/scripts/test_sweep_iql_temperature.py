@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_sweep():
-    path = ROOT / "scripts" / "sweep_iql_temperature.py"
-    spec = importlib.util.spec_from_file_location("sweep_iql_temperature", path)
+    path = ROOT / "scripts" / "sweep_iql.py"
+    spec = importlib.util.spec_from_file_location("sweep_iql", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -65,6 +65,25 @@ def test_sweep_layout_and_summary(tmp_path, capsys):
     assert sweep.main(argv) == 0
     assert (tmp_path / "sw_beta10" / "seed1" / "metrics.csv").stat().st_mtime_ns == mtime
     assert "already finished" in capsys.readouterr().out
+    assert (tmp_path / "sw_temperature_sweep.png").stat().st_size > 0
+
+
+def test_expectile_sweep_layout_table_and_curves(tmp_path, capsys):
+    sweep = _load_sweep()
+    argv = ["--param", "expectile", "--values", "0.5", "0.9", "--seeds", "1", "--env-name", "chain-v0",
+            "--log-dir", str(tmp_path), "--exp-name", "ex", "--total-steps", "4", "--eval-interval", "2",
+            "--eval-episodes", "2", "--checkpoint-interval", "4", "--no-progress"]
+    assert sweep.main(argv) == 0
+    for zeta in ("0.5", "0.9"):
+        config = json.loads((tmp_path / f"ex_zeta{zeta}" / "seed1" / "config.json").read_text())
+        assert config["expectile"] == float(zeta) and config["temperature"] == 10.0
+    table = (tmp_path / "ex_expectile_sweep.md").read_text()
+    assert table.splitlines()[2].startswith("| zeta |")
+    last = float(_last(tmp_path / "ex_zeta0.9" / "seed1" / "metrics.csv")["Eval_AverageReturn"])
+    assert f"| 0.9 | 1 | {last:.1f} ± 0.0 |" in table
+    assert (tmp_path / "ex_expectile_sweep.png").stat().st_size > 0
+    with pytest.raises(SystemExit):
+        sweep.main(["--param", "expectile", "--values", "1.5"])
 
 
 def test_summary_lists_missing_runs(tmp_path, capsys):
