@@ -50,8 +50,11 @@ class AWACCritic(nn.Module):
 
     def update(self, ob: torch.Tensor, ac: torch.Tensor, next_ob: torch.Tensor, next_ac: torch.Tensor,
                reward: torch.Tensor, terminal: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One gradient step on both Q-nets; returns their TD losses (detached, no host sync)."""
-        target = self.td_target(next_ob, next_ac, reward, terminal)
+        """One gradient step on both Q-nets toward the TD target; returns their losses (detached, no host sync)."""
+        return self.fit_q(ob, ac, self.td_target(next_ob, next_ac, reward, terminal))
+
+    def fit_q(self, ob: torch.Tensor, ac: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One Adam step on MSE(Q1(s, a), target) + MSE(Q2(s, a), target) for a fixed target [B]."""
         q1 = self._get_q_value(self.q_net, ob, ac)
         q2 = self._get_q_value(self.q_net2, ob, ac)
         if q1.shape != target.shape:
