@@ -77,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the profile of how much of each step is matrix multiplies")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads for every path (0 = leave torch's setting)")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     device = ptu.init_device(args.device)
     cfg = AWACConfig()
