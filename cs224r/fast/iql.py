@@ -1,0 +1,241 @@
+"""IQL for S seeds at once: one stacked model whose member s is numerically seed s's reference agent.
+
+Per seed this reproduces ``IQLAgent.train`` (reference: ``cs224r/agents/iql_agent.py``,
+``cs224r/critics/iql_critic.py``, ``MLPPolicyIQL``): its initial weights (the reference agent is built
+under ``torch.manual_seed(seed)`` and copied), its minibatch indices (``MultiSeedSampler``), the order
+V step -> actor step (weights from the target Q-nets and the new V) -> Q step (toward the new V(s')) ->
+Polyak, per-seed gradient clipping over the same parameter groups, Adam, and the actor's cosine
+learning rate set before each actor step from the update count. IQL draws no random numbers while
+training, so the per-seed generator kept here only carries the global RNG state after the agent was built
+(the checkpoint's ``rng`` entry, as ``RL_Trainer`` saves it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from cs224r.agents.iql_agent import IQLAgent
+from cs224r.fast.awac import FastAWAC, _adam, noise_generator_after_init
+from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import IQLConfig
+from cs224r.infrastructure.schedules import cosine_lr
+from cs224r.infrastructure.utils import set_seed
+
+# IQLAgent.train's log keys, in its order (the CSV column order)
+LOG_KEYS = ("Value Loss", "V Mean", "Actor Loss", "Actor LR", "Weight Mean", "Advantage Mean",
+            "Critic Loss", "Critic Loss2", "Q Mean")
+
+GROUPS = ("actor", "critic", "value")
+
+
+def build_reference_agent(seed: int, ob_dim: int, ac_dim: int, config: IQLConfig) -> IQLAgent:
+    """Seed the global RNGs and build the reference agent as ``RL_Trainer`` does for ``seed``."""
+    set_seed(seed)
+    return IQLAgent(ob_dim, ac_dim, False, config)
+
+
+class FastIQL(FastAWAC):
+    """S seeds of IQL as one stacked model on one device.
+
+    Stacked layouts: actor and V MLP members are the S seeds; critic MLP members are [q_net of seeds
+    0..S-1, q_net2 of seeds 0..S-1] (2S members), likewise the two target nets.
+    """
+
+    def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: IQLConfig,
+                 device: torch.device | str | None = None) -> None:
+        if config.actor_lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown actor lr schedule '{config.actor_lr_schedule}'; use cosine or constant")
+        self.seeds = list(seeds)
+        self.S = len(self.seeds)
+        self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
+        self.device = torch.device(device) if device is not None else ptu.device
+        self.shells: list[IQLAgent] = []
+        self.noise: list[torch.Generator] = []  # never drawn from: the RNG state a checkpoint stores
+        for seed in self.seeds:
+            self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
+            self.noise.append(noise_generator_after_init(self.device))
+        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
+        self.expectile, self.beta, self.max_weight = config.expectile, config.temperature, config.max_weight
+        self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
+        self._load_from_shells()
+        self._compiled = None
+
+    # ------------------------------------------------------------------ parameters
+    def _load_from_shells(self) -> None:
+        dev = self.device
+        self.actor = [p.requires_grad_(True) for p in stack_mlps([a.actor.mean_net for a in self.shells], dev)]
+        self.logstd = torch.stack([a.actor.logstd.detach() for a in self.shells]).to(dev).requires_grad_(True)
+        crit = [a.critic for a in self.shells]
+        self.critic = [p.requires_grad_(True) for p in
+                       stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
+        self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
+        self.value = [p.requires_grad_(True) for p in stack_mlps([c.v_net for c in crit], dev)]
+        self.actor_opt = _adam([*self.actor, self.logstd], self.base_lr)
+        self.critic_opt = _adam(self.critic, self.config.critic_lr)
+        self.value_opt = _adam(self.value, self.config.value_lr)
+        updates = {a.actor.num_updates for a in self.shells}
+        if len(updates) != 1:
+            raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
+        self.num_updates = updates.pop()  # the cosine schedule's position (MLPPolicyIQL.num_updates)
+        self._load_opt_state_from_shells()
+
+    def _opt(self, which: str) -> torch.optim.Optimizer:
+        return {"actor": self.actor_opt, "critic": self.critic_opt, "value": self.value_opt}[which]
+
+    @staticmethod
+    def _ref_opt(shell: IQLAgent, which: str) -> torch.optim.Optimizer:
+        return {"actor": shell.actor.optimizer, "critic": shell.critic.optimizer,
+                "value": shell.critic.v_optimizer}[which]
+
+    def _ref_params(self, shell: IQLAgent, which: str) -> list[torch.nn.Parameter]:
+        if which == "value":
+            return list(shell.critic.v_net.parameters())
+        return self._actor_params_ref(shell) if which == "actor" else self._critic_params_ref(shell)
+
+    def _stacked_params(self, which: str) -> list[torch.Tensor]:
+        if which == "value":
+            return list(self.value)
+        return super()._stacked_params(which)
+
+    def _load_opt_state_from_shells(self) -> None:
+        """Copy the shells' Adam moments (after loading a checkpoint) into the stacked optimizers."""
+        for which in GROUPS:
+            opt = self._opt(which)
+            ref_opts = [self._ref_opt(sh, which) for sh in self.shells]
+            ref_params = [self._ref_params(sh, which) for sh in self.shells]
+            if not any(ro.state for ro in ref_opts):
+                continue
+            steps = {float(ro.state[rp[0]]["step"]) for ro, rp in zip(ref_opts, ref_params)}
+            if len(steps) != 1:
+                raise ValueError(f"the seeds' {which} optimizers are at different steps {sorted(steps)}")
+            step = steps.pop()
+            for p in self._stacked_params(which):
+                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32,
+                                                     device=p.device if opt.defaults.get("fused") else "cpu"),
+                                "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+            for s in range(self.S):
+                for key in ("exp_avg", "exp_avg_sq"):
+                    for view, rp in zip(self._state_views(which, s, key, opt), ref_params[s]):
+                        view.copy_(ref_opts[s].state[rp][key])
+
+    def _state_views(self, which: str, s: int, key: str, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+        if which == "value":
+            states = [opt.state[p][key] for p in self.value]
+            return [st[s].t() if i % 2 == 0 else st[s, 0] for i, st in enumerate(states)]
+        return super()._state_views(which, s, key, opt)
+
+    @torch.no_grad()
+    def sync_shell(self, s: int) -> IQLAgent:
+        """Write seed ``s``'s weights, Adam state and schedule position into its reference agent."""
+        shell = self.shells[s]
+        unstack_into(self.actor, s, shell.actor.mean_net)
+        shell.actor.logstd.copy_(self.logstd[s])
+        shell.actor.num_updates = self.num_updates
+        c = shell.critic
+        for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
+            unstack_into(self.critic, net * self.S + s, online)
+            unstack_into(self.critic_target, net * self.S + s, target)
+        unstack_into(self.value, s, c.v_net)
+        for which in GROUPS:
+            opt, ref_opt = self._opt(which), self._ref_opt(shell, which)
+            ref_params = self._ref_params(shell, which)
+            first = self._stacked_params(which)[0]
+            if first not in opt.state:
+                continue
+            step = opt.state[first]["step"].detach().float().cpu()
+            moments = {key: self._state_views(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
+            for i, rp in enumerate(ref_params):
+                ref_opt.state[rp] = {"step": step.clone(),
+                                     "exp_avg": moments["exp_avg"][i].clone().contiguous(),
+                                     "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
+            for group in ref_opt.param_groups:  # the rate the last step used, as the reference leaves it
+                group["lr"] = opt.param_groups[0]["lr"]
+        return shell
+
+    # ------------------------------------------------------------------ the update
+    def current_lr(self) -> float:
+        if self.lr_schedule == "constant":
+            return self.base_lr
+        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+
+    def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
+               terminal: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One IQL step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
+        lr = self.current_lr()  # set before the step, as MLPPolicyIQL.update does
+        for group in self.actor_opt.param_groups:
+            group["lr"] = lr
+        fn = self._compiled if self._compiled is not None else self._update
+        log = fn(ob, ac, re, next_ob, terminal)
+        self.num_updates += 1
+        log["Actor LR"] = torch.full((self.S,), lr, device=self.device)
+        return {key: log[key] for key in LOG_KEYS}
+
+    def _v_all(self, obs: torch.Tensor) -> torch.Tensor:
+        return mlp_forward(self.value, obs).squeeze(-1)  # [S, N]
+
+    def _update(self, ob, ac, re, next_ob, terminal) -> dict[str, torch.Tensor]:
+        S = self.S
+        obs_act = torch.cat([ob, ac], -1)
+        # ---- V: expectile regression toward min target Q at the dataset action
+        with torch.no_grad():
+            q_t = self._q_all(self.critic_target, obs_act)
+            q_target = torch.minimum(q_t[0], q_t[1])  # [S, B]
+        v = self._v_all(ob)
+        diff = q_target - v
+        weight = torch.where(diff > 0, self.expectile, 1.0 - self.expectile)
+        v_loss = (weight * diff.pow(2)).mean(-1)  # [S]
+        grads = torch.autograd.grad(v_loss.sum(), self.value)
+        if self.grad_clip:
+            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
+        for p, g in zip(self.value, grads):
+            p.grad = g
+        self.value_opt.step()
+
+        # ---- actor: exp(beta * (Q_target - new V)) weighted log-likelihood of the dataset actions
+        with torch.no_grad():
+            v_new = self._v_all(ob)
+            adv = q_target - v_new
+            weights = torch.exp(self.beta * adv).clamp(max=self.max_weight)
+        mean = torch.tanh(mlp_forward(self.actor, ob))
+        std = self._policy_std()[:, None, :]  # temperature 1, clamped log-std
+        log_prob = diag_gaussian_log_prob(ac, mean, std)
+        actor_loss = -(log_prob * weights).mean(-1)  # [S]
+        actor_params = [*self.actor, self.logstd]
+        grads = torch.autograd.grad(actor_loss.sum(), actor_params)
+        if self.grad_clip:
+            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
+        for p, g in zip(actor_params, grads):
+            p.grad = g
+        self.actor_opt.step()
+
+        # ---- Q: both nets toward r + gamma (1 - done) V(s') with the new V
+        with torch.no_grad():
+            target = re + self.gamma * (1.0 - terminal) * self._v_all(next_ob)
+        q = self._q_all(self.critic, obs_act)  # [2, S, B]
+        losses = (q - target).pow(2).mean(-1)  # [2, S]
+        grads = torch.autograd.grad(losses.sum(), self.critic)
+        if self.grad_clip:
+            per_member_clip_(grads, [(2,)] * len(grads), S, self.grad_clip)
+        for p, g in zip(self.critic, grads):
+            p.grad = g
+        self.critic_opt.step()
+
+        # ---- Polyak
+        with torch.no_grad():
+            torch._foreach_lerp_(self.critic_target, self.critic, self.tau)
+        return {"Value Loss": v_loss.detach(), "V Mean": v.detach().mean(-1), "Actor Loss": actor_loss.detach(),
+                "Weight Mean": weights.mean(-1), "Advantage Mean": adv.mean(-1),
+                "Critic Loss": losses[0].detach(), "Critic Loss2": losses[1].detach(),
+                "Q Mean": q[0].detach().mean(-1)}
+
+    def enable_compile(self) -> bool:
+        """``torch.compile`` the update; with the cosine schedule the actor's rate changes every step (a
+        recompile per step), so only the constant schedule is compiled."""
+        if self.lr_schedule != "constant":
+            print("torch.compile skipped for IQL's cosine actor lr schedule; using the eager fast path")
+            self._compiled = None
+            return False
+        return super().enable_compile()
