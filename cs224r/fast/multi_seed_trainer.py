@@ -1,9 +1,10 @@
-"""Train S seeds of AWAC in one process as one stacked model; each seed gets the run directory, CSV,
+"""Train S seeds of AWAC or IQL in one process as one stacked model; each seed gets the run directory, CSV,
 TensorBoard logs, checkpoint and policy file that ``RL_Trainer`` would write for it.
 
     python scripts/run_awac.py --seeds 1 2 3 --fast [training flags]
+    python scripts/run_iql.py --seeds 1 2 3 --fast [training flags]
 
-Per seed the numbers are the reference's (``RL_Trainer`` + ``AWACAgent``) up to float rounding: same
+Per seed the numbers are the reference's (``RL_Trainer`` + ``AWACAgent`` / ``IQLAgent``) up to float rounding: same
 initial weights, minibatch order, action noise, evaluation seeds and logging intervals. A checkpoint here
 has ``RL_Trainer``'s format, so either trainer can resume the other's run (on the CPU; on a GPU the
 noise stream is stored as the CUDA state).
@@ -27,20 +28,32 @@ from tqdm.auto import tqdm
 from cs224r.data import load_dataset
 from cs224r.envs import get_spec
 from cs224r.fast.awac import FastAWAC
+from cs224r.fast.iql import FastIQL
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
-from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.rl_trainer import TrainingError
 from cs224r.infrastructure.utils import atomic_write
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
+FAST_ALGOS = ("awac", "iql")
+FastConfig = AWACConfig | IQLConfig
+
+
+def fast_agent_class(config: FastConfig) -> type[FastAWAC] | type[FastIQL]:
+    """The stacked agent for a config: ``FastIQL`` for an ``IQLConfig``, ``FastAWAC`` for an ``AWACConfig``."""
+    if isinstance(config, IQLConfig):
+        return FastIQL
+    if isinstance(config, AWACConfig):
+        return FastAWAC
+    raise ValueError(f"--fast covers AWAC and IQL, not {type(config).__name__}; drop --fast")
 
 
 class MultiSeedTrainer:
-    """``RL_Trainer`` for several seeds of AWAC at once (``config.seed`` is replaced by each of ``seeds``)."""
+    """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``)."""
 
-    def __init__(self, config: AWACConfig, seeds: Sequence[int], compile_update: bool | None = None) -> None:
+    def __init__(self, config: FastConfig, seeds: Sequence[int], compile_update: bool | None = None) -> None:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
@@ -67,7 +80,7 @@ class MultiSeedTrainer:
                 if (d / "metrics.csv").exists() or p.exists():
                     raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
                                         "or choose another --exp-name / --log-dir")
-        self.agent = FastAWAC(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
+        self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
         self.step, self.elapsed = 0, 0.0
@@ -214,7 +227,7 @@ class MultiSeedTrainer:
         return [st["rows"] for st in states]
 
 
-def train_seeds(config: AWACConfig, seeds: Sequence[int], compile_update: bool | None = None) -> list[list[dict]]:
+def train_seeds(config: FastConfig, seeds: Sequence[int], compile_update: bool | None = None) -> list[list[dict]]:
     """Build a ``MultiSeedTrainer`` and run it; returns each seed's rows."""
     return MultiSeedTrainer(config, seeds, compile_update).run()
 
@@ -225,8 +238,8 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
     launch records, resume-on-retry and summaries."""
     from cs224r.infrastructure import sweep
 
-    if algo != "awac":
-        raise ValueError(f"the fast multi-seed path covers awac, not {algo}")
+    if algo not in FAST_ALGOS:
+        raise ValueError(f"the fast multi-seed path covers {', '.join(FAST_ALGOS)}, not {algo}")
     config = sweep.make_config(algo, train_argv, seed=seeds[0], log_dir=str(log_dir))
     if get_spec(config.env_name).discrete:  # the stacked model is the continuous actor only
         print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")

@@ -20,7 +20,7 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="train these seeds (one after another, or together with --fast) instead of --seed")
     parser.add_argument("--fast", action="store_true",
-                        help="train all seeds as one batched model in one process (cs224r/fast; AWAC, "
+                        help="train all seeds as one batched model in one process (cs224r/fast; AWAC or IQL, "
                              "continuous actions); same numbers per seed as the plain trainer")
     args = parser.parse_args(argv)
     if getattr(args, "list_envs", False):
@@ -36,13 +36,17 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
         seeds = args.seeds or [config.seed]
         if args.fast:
             from cs224r.agents.awac_agent import AWACAgent
+            from cs224r.agents.iql_agent import IQLAgent
             from cs224r.fast.multi_seed_trainer import train_seeds
 
-            if agent_cls is not AWACAgent:
-                raise ValueError(f"--fast is implemented for AWAC only, not {agent_cls.__name__}; drop --fast")
-            if config.actor_lr_schedule != "constant" or config.action_clip > 0 or config.save_video:
-                raise ValueError("--fast does not implement --actor-lr-schedule cosine, --action-clip (both set "
-                                 "by --preset cs224r) or --save-video; drop --fast")
+            if agent_cls not in (AWACAgent, IQLAgent):
+                raise ValueError(f"--fast is implemented for AWAC and IQL only, not {agent_cls.__name__}; drop --fast")
+            if agent_cls is AWACAgent and config.actor_lr_schedule != "constant":
+                raise ValueError("--fast does not implement AWAC's --actor-lr-schedule cosine (set by --preset "
+                                 "cs224r); drop --fast")
+            if config.action_clip > 0 or config.save_video:
+                raise ValueError("--fast does not implement --action-clip (set by --preset cs224r) or "
+                                 "--save-video; drop --fast")
 
             all_rows = train_seeds(config, seeds)
         else:

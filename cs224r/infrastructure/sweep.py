@@ -243,13 +243,14 @@ def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Pat
 FAST_MULTI_SEED: dict[str, Callable[..., list[dict]]] = {}
 
 
-def _fast_awac(*args: Any) -> list[dict]:
+def _fast_multi_seed(*args: Any) -> list[dict]:
     from cs224r.fast.multi_seed_trainer import run_seeds_fast  # imported on use: keeps this module light
 
     return run_seeds_fast(*args)
 
 
-FAST_MULTI_SEED["awac"] = _fast_awac
+FAST_MULTI_SEED["awac"] = _fast_multi_seed
+FAST_MULTI_SEED["iql"] = _fast_multi_seed  # run_seeds_fast picks FastIQL from the IQL config
 
 
 def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,

@@ -1,14 +1,21 @@
+import json
+
 import pytest
 import torch
 
 from cs224r.agents.iql_agent import IQLAgent
 from cs224r.fast.iql import LOG_KEYS, FastIQL
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure import sweep
+from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
+from cs224r.infrastructure.rl_trainer import RL_Trainer
 from cs224r.infrastructure.utils import set_seed
 from tests.fast.test_fast_awac import AC, OB, _dataset
+from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
 
 
 def _config(**kw):
@@ -101,3 +108,57 @@ def test_resumed_shells_continue_like_the_reference(device):
     fast_logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(3)]
     ref_logs = [{k: float(v) for k, v in ref2.train(*buffer.sample(cfg.batch_size)).items()} for _ in range(3)]
     _assert_seed_matches(fast, 0, ref2, fast_logs, ref_logs)
+
+
+# ---------------------------------------------------------------- the multi-seed trainer, CLI and sweep hook
+def _trainer_config(tmp_path, **kw):
+    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
+                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
+                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
+    base.update(kw)
+    return IQLConfig(**base)
+
+
+def test_each_seed_writes_the_reference_csv(tmp_path):
+    seeds = [3, 5]
+    trainer = MultiSeedTrainer(_trainer_config(tmp_path / "fast"), seeds)
+    assert isinstance(trainer.agent, FastIQL)
+    trainer.run()
+    for seed in seeds:
+        RL_Trainer(_trainer_config(tmp_path / "ref", seed=seed), IQLAgent).run()
+        fast_dir, ref_dir = tmp_path / "fast" / "t" / f"seed{seed}", tmp_path / "ref" / "t" / f"seed{seed}"
+        fast_rows, ref_rows = _read(fast_dir / "metrics.csv"), _read(ref_dir / "metrics.csv")
+        assert "Value Loss" in ref_rows[0] and "Actor LR" in ref_rows[0]
+        _assert_rows_close(fast_rows, ref_rows)
+        fast_policy = torch.load(fast_dir / "policy.pt")
+        for key, value in torch.load(ref_dir / "policy.pt").items():
+            torch.testing.assert_close(fast_policy[key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_reference_trainer_resumes_a_fast_iql_checkpoint(tmp_path):
+    MultiSeedTrainer(_trainer_config(tmp_path / "a", total_steps=20), [3, 4]).run()
+    resumed = RL_Trainer(_trainer_config(tmp_path / "a", total_steps=30, resume=True), IQLAgent)
+    assert resumed.step == 20 and resumed.agent.actor.num_updates == 20
+    resumed.run()
+    # the reference along the same path (the cosine schedule depends on total_steps: 20, then 30)
+    RL_Trainer(_trainer_config(tmp_path / "b", total_steps=20), IQLAgent).run()
+    RL_Trainer(_trainer_config(tmp_path / "b", total_steps=30, resume=True), IQLAgent).run()
+    _assert_rows_close(_read(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
+                       _read(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+
+
+def test_cli_fast_flag_and_sweep_hook_for_iql(tmp_path, capsys):
+    flags = ["--env-name", "line-v0", "--total-steps", "10", "--eval-interval", "10", "--eval-episodes", "2",
+             "--batch-size", "16", "--actor-size", "8", "--critic-size", "8", "--no-progress", "--device", "cpu"]
+    assert run_cli(IQLConfig, IQLAgent, [*flags, "--log-dir", str(tmp_path), "--seeds", "1", "2", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "seed1" in out and "seed2" in out
+    assert "Value Loss" in _read(tmp_path / "iql" / "seed2" / "metrics.csv")[0]
+    assert run_cli(IQLConfig, IQLAgent, [*flags, "--log-dir", str(tmp_path), "--exp-name", "c", "--seeds", "1",
+                                         "--fast", "--action-clip", "0.99"]) == 2
+    assert "--action-clip" in capsys.readouterr().err
+    assert sweep.FAST_MULTI_SEED["iql"] is not None
+    summaries = sweep.run_seeds_in_one_process("iql", [*flags, "--exp-name", "h"], [4, 6], tmp_path, "tok")
+    assert [s["seed"] for s in summaries] == [4, 6] and all(s["step"] == 10 for s in summaries)
+    record = json.loads((tmp_path / "h" / "seed6" / sweep.LAUNCH_FILE).read_text())
+    assert record["algo"] == "iql" and record["fast_multi_seed"] == [4, 6]
