@@ -1,8 +1,8 @@
-"""Training speed: the plain reference AWAC step against the fast multi-seed path, in the same run.
+"""Training speed: the plain reference AWAC (or IQL) step against the fast multi-seed path, in the same run.
 
-    python benchmarks/bench_train.py [--device cpu|cuda] [--rounds 5] [--steps 30] [--compile]
+    python benchmarks/bench_train.py [--algo awac|iql] [--device cpu|cuda] [--rounds 5] [--steps 30] [--compile]
 
-Shapes are AntMaze's (obs 29, action 8) with the default AWAC config (2 x 256 MLPs, batch 256) on a
+Shapes are AntMaze's (obs 29, action 8) with the default AWAC (or IQL) config (2 x 256 MLPs, batch 256) on a
 synthetic dataset; every step includes drawing the minibatch on the device, as in training. Timings
 alternate (reference, fast S=1, fast S=3, reference, ...) for ``--rounds`` rounds and the median of each
 is reported, so a machine shared with other jobs slows all three alike. Not a test: nothing is asserted.
@@ -25,11 +25,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs224r.agents.awac_agent import AWACAgent  # noqa: E402
+from cs224r.agents.iql_agent import IQLAgent  # noqa: E402
 from cs224r.data.dataset import Dataset  # noqa: E402
 from cs224r.fast.awac import FastAWAC  # noqa: E402
+from cs224r.fast.iql import FastIQL  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
-from cs224r.infrastructure.config import AWACConfig  # noqa: E402
+from cs224r.infrastructure.config import AWACConfig, IQLConfig  # noqa: E402
 from cs224r.infrastructure.replay_buffer import ReplayBuffer  # noqa: E402
 from cs224r.infrastructure.utils import set_seed  # noqa: E402
 
@@ -68,6 +70,7 @@ def gemm_share(step, steps: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--algo", choices=("awac", "iql"), default="awac")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds (median reported)")
     parser.add_argument("--steps", type=int, default=30, help="gradient steps per timing")
@@ -84,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     device = ptu.init_device(args.device)
-    cfg = AWACConfig()
+    cfg = AWACConfig() if args.algo == "awac" else IQLConfig()
+    agent_cls, fast_cls = (AWACAgent, FastAWAC) if args.algo == "awac" else (IQLAgent, FastIQL)
     data = synthetic_dataset(args.dataset_size)
 
     set_seed(0)
-    ref_agent, ref_buffer = AWACAgent(OB_DIM, AC_DIM, False, cfg), ReplayBuffer(data, device, seed=0)
+    ref_agent, ref_buffer = agent_cls(OB_DIM, AC_DIM, False, cfg), ReplayBuffer(data, device, seed=0)
 
     def ref_step() -> None:
         ref_agent.train(*ref_buffer.sample(cfg.batch_size))
@@ -96,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     runners = {"reference": (1, ref_step)}
     for S in sorted({1, args.seeds}):
         seeds = list(range(1, S + 1))
-        fast, sampler = FastAWAC(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+        fast, sampler = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
         runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)))
         if args.compile:
-            fast_c, sampler_c = FastAWAC(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+            fast_c, sampler_c = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
             if fast_c.enable_compile():
                 runners[f"fast S={S} compiled"] = (S, lambda f=fast_c, s=sampler_c: f.update(*s.sample(cfg.batch_size)))
 
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     print(f"date {date.today()}  device {device} ({gpu or platform.processor() or platform.machine()})  "
-          f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
+          f"{args.algo}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"config: 2x256 MLPs, batch {cfg.batch_size}, obs {OB_DIM}, act {AC_DIM}")
     print(f"median of {args.rounds} alternating rounds x {args.steps} steps (min..max in brackets)")
     ref_sps = 1.0 / statistics.median(times["reference"])
