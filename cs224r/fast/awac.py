@@ -93,10 +93,20 @@ class FastAWAC:
         self.critic_opt = _adam(self.critic, lr_c)
         self._load_opt_state_from_shells()
 
-    def _actor_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
-        return [*shell.actor.mean_net.parameters(), shell.actor.logstd]  # the stacked order
+    # optimizer groups: each pairs one stacked Adam with one Adam per reference agent
+    OPT_GROUPS: tuple[str, ...] = ("actor", "critic")
 
-    def _critic_params_ref(self, shell: AWACAgent) -> list[torch.nn.Parameter]:
+    def _opt(self, which: str) -> torch.optim.Optimizer:
+        return {"actor": self.actor_opt, "critic": self.critic_opt}[which]
+
+    @staticmethod
+    def _ref_opt(shell: AWACAgent, which: str) -> torch.optim.Optimizer:
+        return shell.actor.optimizer if which == "actor" else shell.critic.optimizer
+
+    def _ref_params(self, shell: AWACAgent, which: str) -> list[torch.nn.Parameter]:
+        """The reference's parameters of group ``which``, in the stacked order."""
+        if which == "actor":
+            return [*shell.actor.mean_net.parameters(), shell.actor.logstd]
         return [*shell.critic.q_net.parameters(), *shell.critic.q_net2.parameters()]
 
     def _stacked_params(self, which: str) -> list[torch.Tensor]:
@@ -104,10 +114,10 @@ class FastAWAC:
 
     def _load_opt_state_from_shells(self) -> None:
         """Copy the shells' Adam moments (after loading a checkpoint) into the stacked optimizers."""
-        for which, opt in (("actor", self.actor_opt), ("critic", self.critic_opt)):
-            ref_opts = [(sh.actor.optimizer if which == "actor" else sh.critic.optimizer) for sh in self.shells]
-            ref_params = [(self._actor_params_ref(sh) if which == "actor" else self._critic_params_ref(sh))
-                          for sh in self.shells]
+        for which in self.OPT_GROUPS:
+            opt = self._opt(which)
+            ref_opts = [self._ref_opt(sh, which) for sh in self.shells]
+            ref_params = [self._ref_params(sh, which) for sh in self.shells]
             if not any(ro.state for ro in ref_opts):
                 continue
             steps = {float(ro.state[rp[0]]["step"]) for ro, rp in zip(ref_opts, ref_params)}
@@ -136,27 +146,33 @@ class FastAWAC:
         return out
 
     @torch.no_grad()
-    def sync_shell(self, s: int) -> AWACAgent:
-        """Write seed ``s``'s weights and Adam state into its reference agent and return it."""
-        shell = self.shells[s]
+    def _unstack_weights(self, shell: AWACAgent, s: int) -> None:
+        """Write seed ``s``'s actor, Q-nets and target nets into its reference agent."""
         unstack_into(self.actor, s, shell.actor.mean_net)
         shell.actor.logstd.copy_(self.logstd[s])
         c = shell.critic
         for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
             unstack_into(self.critic, net * self.S + s, online)
             unstack_into(self.critic_target, net * self.S + s, target)
-        for which, opt in (("actor", self.actor_opt), ("critic", self.critic_opt)):
-            ref_opt = shell.actor.optimizer if which == "actor" else shell.critic.optimizer
-            ref_params = self._actor_params_ref(shell) if which == "actor" else self._critic_params_ref(shell)
+
+    @torch.no_grad()
+    def sync_shell(self, s: int) -> AWACAgent:
+        """Write seed ``s``'s weights and Adam state into its reference agent and return it."""
+        shell = self.shells[s]
+        self._unstack_weights(shell, s)
+        for which in self.OPT_GROUPS:
+            opt, ref_opt = self._opt(which), self._ref_opt(shell, which)
             first = self._stacked_params(which)[0]
             if first not in opt.state:
                 continue
             step = opt.state[first]["step"].detach().float().cpu()
             moments = {key: self._state_views(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
-            for i, rp in enumerate(ref_params):
+            for i, rp in enumerate(self._ref_params(shell, which)):
                 ref_opt.state[rp] = {"step": step.clone(),
                                      "exp_avg": moments["exp_avg"][i].clone().contiguous(),
                                      "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
+            for group in ref_opt.param_groups:  # the rate the last step used, as the reference leaves it
+                group["lr"] = opt.param_groups[0]["lr"]
         return shell
 
     def load_shells(self) -> None:

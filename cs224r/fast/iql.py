@@ -28,8 +28,6 @@ from cs224r.infrastructure.utils import set_seed
 LOG_KEYS = ("Value Loss", "V Mean", "Actor Loss", "Actor LR", "Weight Mean", "Advantage Mean",
             "Critic Loss", "Critic Loss2", "Q Mean")
 
-GROUPS = ("actor", "critic", "value")
-
 
 def build_reference_agent(seed: int, ob_dim: int, ac_dim: int, config: IQLConfig) -> IQLAgent:
     """Seed the global RNGs and build the reference agent as ``RL_Trainer`` does for ``seed``."""
@@ -82,44 +80,23 @@ class FastIQL(FastAWAC):
         self.num_updates = updates.pop()  # the cosine schedule's position (MLPPolicyIQL.num_updates)
         self._load_opt_state_from_shells()
 
+    OPT_GROUPS = ("actor", "critic", "value")
     def _opt(self, which: str) -> torch.optim.Optimizer:
-        return {"actor": self.actor_opt, "critic": self.critic_opt, "value": self.value_opt}[which]
+        return self.value_opt if which == "value" else super()._opt(which)
 
     @staticmethod
     def _ref_opt(shell: IQLAgent, which: str) -> torch.optim.Optimizer:
-        return {"actor": shell.actor.optimizer, "critic": shell.critic.optimizer,
-                "value": shell.critic.v_optimizer}[which]
+        return shell.critic.v_optimizer if which == "value" else FastAWAC._ref_opt(shell, which)
 
     def _ref_params(self, shell: IQLAgent, which: str) -> list[torch.nn.Parameter]:
         if which == "value":
             return list(shell.critic.v_net.parameters())
-        return self._actor_params_ref(shell) if which == "actor" else self._critic_params_ref(shell)
+        return super()._ref_params(shell, which)
 
     def _stacked_params(self, which: str) -> list[torch.Tensor]:
         if which == "value":
             return list(self.value)
         return super()._stacked_params(which)
-
-    def _load_opt_state_from_shells(self) -> None:
-        """Copy the shells' Adam moments (after loading a checkpoint) into the stacked optimizers."""
-        for which in GROUPS:
-            opt = self._opt(which)
-            ref_opts = [self._ref_opt(sh, which) for sh in self.shells]
-            ref_params = [self._ref_params(sh, which) for sh in self.shells]
-            if not any(ro.state for ro in ref_opts):
-                continue
-            steps = {float(ro.state[rp[0]]["step"]) for ro, rp in zip(ref_opts, ref_params)}
-            if len(steps) != 1:
-                raise ValueError(f"the seeds' {which} optimizers are at different steps {sorted(steps)}")
-            step = steps.pop()
-            for p in self._stacked_params(which):
-                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32,
-                                                     device=p.device if opt.defaults.get("fused") else "cpu"),
-                                "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
-            for s in range(self.S):
-                for key in ("exp_avg", "exp_avg_sq"):
-                    for view, rp in zip(self._state_views(which, s, key, opt), ref_params[s]):
-                        view.copy_(ref_opts[s].state[rp][key])
 
     def _state_views(self, which: str, s: int, key: str, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
         if which == "value":
@@ -128,32 +105,11 @@ class FastIQL(FastAWAC):
         return super()._state_views(which, s, key, opt)
 
     @torch.no_grad()
-    def sync_shell(self, s: int) -> IQLAgent:
-        """Write seed ``s``'s weights, Adam state and schedule position into its reference agent."""
-        shell = self.shells[s]
-        unstack_into(self.actor, s, shell.actor.mean_net)
-        shell.actor.logstd.copy_(self.logstd[s])
+    def _unstack_weights(self, shell: IQLAgent, s: int) -> None:
+        """AWAC's weights, plus V and the cosine schedule's position."""
+        super()._unstack_weights(shell, s)
+        unstack_into(self.value, s, shell.critic.v_net)
         shell.actor.num_updates = self.num_updates
-        c = shell.critic
-        for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
-            unstack_into(self.critic, net * self.S + s, online)
-            unstack_into(self.critic_target, net * self.S + s, target)
-        unstack_into(self.value, s, c.v_net)
-        for which in GROUPS:
-            opt, ref_opt = self._opt(which), self._ref_opt(shell, which)
-            ref_params = self._ref_params(shell, which)
-            first = self._stacked_params(which)[0]
-            if first not in opt.state:
-                continue
-            step = opt.state[first]["step"].detach().float().cpu()
-            moments = {key: self._state_views(which, s, key, opt) for key in ("exp_avg", "exp_avg_sq")}
-            for i, rp in enumerate(ref_params):
-                ref_opt.state[rp] = {"step": step.clone(),
-                                     "exp_avg": moments["exp_avg"][i].clone().contiguous(),
-                                     "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
-            for group in ref_opt.param_groups:  # the rate the last step used, as the reference leaves it
-                group["lr"] = opt.param_groups[0]["lr"]
-        return shell
 
     # ------------------------------------------------------------------ the update
     def current_lr(self) -> float:
