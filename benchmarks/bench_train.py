@@ -28,6 +28,7 @@ from cs224r.agents.awac_agent import AWACAgent  # noqa: E402
 from cs224r.agents.iql_agent import IQLAgent  # noqa: E402
 from cs224r.data.dataset import Dataset  # noqa: E402
 from cs224r.fast.awac import FastAWAC  # noqa: E402
+from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason  # noqa: E402
 from cs224r.fast.iql import FastIQL  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--dataset-size", type=int, default=100_000)
     parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
+                        help="on a GPU, skip timing the fast path replayed as a CUDA graph")
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the profile of how much of each step is matrix multiplies")
@@ -87,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     device = ptu.init_device(args.device)
-    cfg = AWACConfig() if args.algo == "awac" else IQLConfig()
+    # IQL's cosine actor rate cannot be captured; its constant schedule costs the same per step
+    cfg = AWACConfig() if args.algo == "awac" else IQLConfig(actor_lr_schedule="constant" if device.type == "cuda"
+                                                             else "cosine")
     agent_cls, fast_cls = (AWACAgent, FastAWAC) if args.algo == "awac" else (IQLAgent, FastIQL)
     data = synthetic_dataset(args.dataset_size)
 
@@ -102,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(1, S + 1))
         fast, sampler = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
         runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)))
+        if device.type == "cuda" and args.cuda_graph:
+            fast_g, sampler_g = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+            if graph_unavailable_reason(fast_g, device) is None:
+                runners[f"fast S={S} cuda-graph"] = (S, GraphedStep(fast_g, sampler_g, cfg.batch_size).step)
         if args.compile:
             fast_c, sampler_c = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
             if fast_c.enable_compile():
@@ -147,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print("share of each step's CPU time in matrix multiplies (torch.profiler, "
               f"{args.steps} steps; the rest is what batching can remove):")
         for name, (S_, step) in runners.items():
+            if "cuda-graph" in name:  # one replay is one launch: nothing per op to attribute
+                continue
             gemm, total = gemm_share(step, args.steps)
             print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
                   f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")

@@ -259,6 +259,24 @@ class FastAWAC:
             self._compiled = None
         return self._compiled is not None
 
+    # ------------------------------------------------------------------ CUDA-graph hooks (cs224r/fast/cuda_graph.py)
+    def noise_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        """Per-seed shapes of the noise one update draws, in drawing order: a' then a_pi."""
+        return [(batch_size, self.ac_dim), (batch_size, self.ac_dim)]
+
+    def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``update`` with its noise given (drawn outside the graph): the part a CUDA graph replays."""
+        return self._update(ob, ac, re, next_ob, terminal, *noise)
+
+    def graph_unsupported_reason(self) -> str | None:
+        return None
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self._opt(which) for which in self.OPT_GROUPS]
+
+    def after_step(self) -> None:
+        """Host-side bookkeeping after a replayed step (none for AWAC)."""
+
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:

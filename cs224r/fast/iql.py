@@ -187,6 +187,23 @@ class FastIQL(FastAWAC):
                 "Critic Loss": losses[0].detach(), "Critic Loss2": losses[1].detach(),
                 "Q Mean": q[0].detach().mean(-1)}
 
+    # ------------------------------------------------------------------ CUDA-graph hooks (cs224r/fast/cuda_graph.py)
+    def noise_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        return []  # IQL's update draws no random numbers
+
+    def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        log = self._update(ob, ac, re, next_ob, terminal)
+        log["Actor LR"] = torch.full((self.S,), self.base_lr, device=self.device)
+        return {key: log[key] for key in LOG_KEYS}
+
+    def graph_unsupported_reason(self) -> str | None:
+        if self.lr_schedule != "constant":  # a captured Adam step keeps the rate it was captured with
+            return "IQL's cosine actor lr changes every step; CUDA graphs need --actor-lr-schedule constant"
+        return None
+
+    def after_step(self) -> None:
+        self.num_updates += 1
+
     def enable_compile(self) -> bool:
         """``torch.compile`` the update; with the cosine schedule the actor's rate changes every step (a
         recompile per step), so only the constant schedule is compiled."""

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from cs224r.data import load_dataset
 from cs224r.envs import get_spec
 from cs224r.fast.awac import FastAWAC
+from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason
 from cs224r.fast.iql import FastIQL
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
@@ -98,8 +99,15 @@ class MultiSeedTrainer:
             self.loggers.append(Logger(run_dir, seed_rows, cfg.use_wandb, cfg.wandb_project,
                                        f"{cfg.exp_name}_seed{cfg.seed}", cfg_dict,
                                        purge_step=self.step if self.step else None))
+        self.graph: GraphedStep | None = None
+        if config.fast_cuda_graph:
+            reason = graph_unavailable_reason(self.agent, self.device)
+            if reason is None:
+                self.graph = GraphedStep(self.agent, self.sampler, config.batch_size, self.loss_sums)
+            else:
+                print(f"--fast-cuda-graph: {reason}; using the eager fast path")
         use_compile = config.fast_compile if compile_update is None else compile_update
-        if use_compile:
+        if use_compile and self.graph is None:
             self.agent.enable_compile()
 
     # ---------------------------------------------------------------- main loop
@@ -111,9 +119,13 @@ class MultiSeedTrainer:
         interval_start, steps_at_start = time.perf_counter(), self.step
         try:
             while self.step < cfg.total_steps:
-                info = self.agent.update(*self.sampler.sample(cfg.batch_size))
-                for key, value in info.items():  # stays on the device until the logging interval
-                    self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
+                if self.graph is not None:  # the graph keeps the running sums itself
+                    self.graph.step()
+                    self.loss_sums = self.graph.sums
+                else:
+                    info = self.agent.update(*self.sampler.sample(cfg.batch_size))
+                    for key, value in info.items():  # stays on the device until the logging interval
+                        self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
                 self.loss_count += 1
                 self.step += 1
                 bar.update(1)
@@ -151,6 +163,8 @@ class MultiSeedTrainer:
                         f"checkpoint is {self.ckpt_paths[s]} - lower the learning rates or check the dataset")
             rows.append(row)
         self.loss_sums, self.loss_count = {}, 0
+        if self.graph is not None:
+            self.graph.reset_sums()
         t0 = time.perf_counter()
         for row, result in zip(rows, self.evaluate()):
             row.update(result)

@@ -38,6 +38,9 @@ class MultiSeedSampler:
 
     def sample(self, batch_size: int) -> tuple[torch.Tensor, ...]:
         """(obs, act, rew, next_obs, terminal) for every seed: [S, B, d] (rewards/terminals [S, B])."""
-        rows = self.table[self.indices(batch_size)]
+        return self.split(self.table[self.indices(batch_size)])
+
+    def split(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Gathered rows [S, B, D] -> (obs, act, rew, next_obs, terminal) views."""
         ob, ac, re, next_ob, term = torch.split(rows, self.widths, -1)
         return ob, ac, re.squeeze(-1), next_ob, term.squeeze(-1)

@@ -14,6 +14,13 @@ _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
 def default_threads() -> int:
+    """Simulation threads: ``$CS224R_SIM_THREADS`` if set, else the cores up to 4."""
+    env = os.environ.get("CS224R_SIM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"CS224R_SIM_THREADS must be a whole number, got {env!r}") from None
     return max(1, min(4, os.cpu_count() or 1))
 
 

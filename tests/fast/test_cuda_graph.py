@@ -1,0 +1,101 @@
+"""The CUDA-graph step (``--fast-cuda-graph``): same numbers as the eager fast path; clean fallback on the CPU."""
+
+import pytest
+import torch
+
+from cs224r.fast.awac import LOG_KEYS, FastAWAC
+from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason
+from cs224r.fast.iql import FastIQL
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
+from cs224r.fast.sampler import MultiSeedSampler
+from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.config import IQLConfig
+from tests.fast.test_fast_awac import AC, OB, _config, _dataset
+from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
+from tests.fast.test_multi_seed_trainer import _config as _trainer_config
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+
+
+def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
+    fast = FastAWAC([1], OB, AC, _config(), device="cpu")
+    sampler = MultiSeedSampler(_dataset(), "cpu", [1])
+    assert "CUDA" in graph_unavailable_reason(fast, torch.device("cpu"))
+    with pytest.raises(RuntimeError, match="CUDA graphs need a CUDA device"):
+        GraphedStep(fast, sampler, 16)
+    trainer = MultiSeedTrainer(_trainer_config(tmp_path, fast_cuda_graph=True, total_steps=10), [3])
+    assert trainer.graph is None
+    assert "using the eager fast path" in capsys.readouterr().out
+    trainer.run()
+    assert len(_read(tmp_path / "t" / "seed3" / "metrics.csv")) == 1
+
+
+def test_iql_cosine_schedule_is_refused_with_a_reason():
+    cfg = IQLConfig(actor_lr_schedule="cosine", actor_size=16, critic_size=16, total_steps=100)
+    fast = FastIQL([1], OB, AC, cfg, device="cpu")
+    assert "constant" in fast.graph_unsupported_reason()
+    cfg = IQLConfig(actor_lr_schedule="constant", actor_size=16, critic_size=16)
+    assert FastIQL([1], OB, AC, cfg, device="cpu").graph_unsupported_reason() is None
+
+
+def _eager_vs_graph(fast_cls, cfg, steps=12):
+    data, seeds, dev = _dataset(), [1, 2, 7], torch.device("cuda")
+    runs = []
+    for graphed in (False, True):
+        fast = fast_cls(seeds, OB, AC, cfg, device=dev)
+        sampler = MultiSeedSampler(data, dev, seeds)
+        sums: dict[str, torch.Tensor] = {}
+        if graphed:
+            step = GraphedStep(fast, sampler, cfg.batch_size, warmup=3)
+            for _ in range(steps):
+                step.step()
+            sums = step.sums
+            assert step.graph is not None and step.eager_steps == 3  # later steps were replays
+        else:
+            for _ in range(steps):
+                for key, value in fast.update(*sampler.sample(cfg.batch_size)).items():
+                    sums[key] = sums[key] + value if key in sums else value
+        runs.append((fast, {k: v.clone() for k, v in sums.items()}))
+    (eager, eager_sums), (graph, graph_sums) = runs
+    for key in eager_sums:
+        torch.testing.assert_close(graph_sums[key], eager_sums[key], rtol=1e-5, atol=1e-6, msg=key)
+    for s in range(len(seeds)):
+        a, b = eager.sync_shell(s).state_dict(), graph.sync_shell(s).state_dict()
+        for part in ("actor", "critic"):
+            for name, value in a[part].items():
+                torch.testing.assert_close(b[part][name], value, rtol=1e-5, atol=1e-6, msg=f"{part}.{name}")
+        for part in ("actor_opt", "critic_opt"):
+            for idx, st in a[part]["state"].items():
+                assert float(b[part]["state"][idx]["step"]) == float(st["step"]) == steps
+    return eager_sums
+
+
+@needs_cuda
+def test_graphed_awac_steps_equal_eager_steps():
+    sums = _eager_vs_graph(FastAWAC, _config(grad_clip=0.5))
+    assert set(sums) == set(LOG_KEYS)
+    assert not torch.equal(sums["Critic Loss"][0], sums["Critic Loss"][1])  # the seeds differ
+
+
+@needs_cuda
+def test_graphed_iql_steps_equal_eager_steps():
+    cfg = IQLConfig(actor_lr_schedule="constant", actor_n_layers=2, actor_size=32, critic_n_layers=2,
+                    critic_size=32, batch_size=64)
+    _eager_vs_graph(FastIQL, cfg)
+
+
+@needs_cuda
+def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
+    try:
+        seeds = [3, 5]
+        MultiSeedTrainer(_trainer_config(tmp_path / "eager", device="cuda"), seeds).run()
+        cfg = _trainer_config(tmp_path / "graph", device="cuda", fast_cuda_graph=True, total_steps=20,
+                              checkpoint_interval=5, eval_interval=10)
+        MultiSeedTrainer(cfg, seeds).run()
+        MultiSeedTrainer(_trainer_config(tmp_path / "graph", device="cuda", fast_cuda_graph=True,
+                                         checkpoint_interval=5, eval_interval=10, resume=True), seeds).run()
+        for seed in seeds:
+            _assert_rows_close(_read(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
+                               _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+    finally:
+        ptu.init_device("cpu")
