@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from cs224r.data import load_dataset
 from cs224r.envs import get_spec
+from cs224r.envs.base import step_envs
 from cs224r.fast.awac import FastAWAC
 from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason
 from cs224r.fast.iql import FastIQL
@@ -34,7 +35,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
-from cs224r.infrastructure.rl_trainer import TrainingError
+from cs224r.infrastructure.rl_trainer import TrainingError, cross_device_message
 from cs224r.infrastructure.utils import atomic_write
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
@@ -186,10 +187,11 @@ class MultiSeedTrainer:
         while alive.any():
             batch = torch.from_numpy(np.stack([np.asarray(o, dtype=np.float32) for o in obs])).to(self.device)
             actions = ptu.to_numpy(self.agent.act_deterministic(batch))
-            for s, env in enumerate(self.eval_envs):
-                if not alive[s].any():
-                    continue
-                obs[s], reward, terminated, truncated, info = env.step(actions[s])
+            # AntMaze: every seed's live episodes in one threaded simulator call
+            live = [s for s in range(S) if alive[s].any()]
+            results = step_envs([self.eval_envs[s] for s in live], [actions[s] for s in live], [alive[s] for s in live])
+            for s, (next_obs, reward, terminated, truncated, info) in zip(live, results):
+                obs[s] = next_obs
                 a = alive[s]
                 returns[s, a] += np.asarray(reward)[a]
                 lengths[s, a] += 1
@@ -214,7 +216,7 @@ class MultiSeedTrainer:
         states = []
         for s, path in enumerate(self.ckpt_paths):
             try:
-                state = torch.load(path, map_location=self.device, weights_only=False)
+                state = torch.load(path, map_location="cpu", weights_only=False)
             except Exception as err:
                 raise TrainingError(f"cannot read checkpoint {path} ({err}); delete it to start over") from err
             old = state["config"]
@@ -229,8 +231,11 @@ class MultiSeedTrainer:
                                 "separately without --fast")
         for s, state in enumerate(states):
             self.agent.shells[s].load_state_dict(state["agent"])
-            self.agent.set_rng_state(s, state["rng"])
-            self.sampler.generators[s].set_state(state["buffer_rng"])
+            try:
+                self.agent.set_rng_state(s, state["rng"])
+                self.sampler.generators[s].set_state(state["buffer_rng"])
+            except (RuntimeError, TypeError) as err:
+                raise TrainingError(cross_device_message(self.ckpt_paths[s], state)) from err
         self.agent.load_shells()
         self.step, self.elapsed = steps[0], states[0]["elapsed"]
         self.loss_count = states[0]["loss_count"]

@@ -145,7 +145,7 @@ class RL_Trainer:
 
     def _load_checkpoint(self) -> list[dict]:
         try:
-            state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
         except Exception as err:
             raise TrainingError(f"cannot read checkpoint {self.ckpt_path} ({err}); delete it to start over") from err
         old = state["config"]
@@ -154,12 +154,23 @@ class RL_Trainer:
                 raise TrainingError(f"checkpoint {self.ckpt_path} was made with {key}={old.get(key)!r}, "
                                     f"not {getattr(self.config, key)!r}; resume with the same flags")
         self.agent.load_state_dict(state["agent"])
-        set_rng_state(state["rng"])
-        self.buffer.generator.set_state(state["buffer_rng"])
+        try:
+            set_rng_state(state["rng"])
+            self.buffer.generator.set_state(state["buffer_rng"])
+        except (RuntimeError, TypeError) as err:
+            raise TrainingError(cross_device_message(self.ckpt_path, state)) from err
         self.step, self.elapsed = state["step"], state["elapsed"]
-        self.loss_sums, self.loss_count = state["loss_sums"], state["loss_count"]
+        self.loss_sums = {k: torch.as_tensor(v).to(self.device) for k, v in state["loss_sums"].items()}
+        self.loss_count = state["loss_count"]
         print(f"resuming {self.run_dir} from step {self.step}")
         return state["rows"]
+
+
+def cross_device_message(path: Any, state: dict) -> str:
+    """The error for a checkpoint whose RNG states belong to another device type."""
+    made_on = state.get("config", {}).get("device", "another device")
+    return (f"checkpoint {path} holds the random-number states of a {made_on!r} run, which this device cannot "
+            "continue; resume on the device type it was written on (--device), or start a new --exp-name")
 
 
 def train(config: Any, agent_cls: type, callbacks: list | None = None) -> list[dict]:

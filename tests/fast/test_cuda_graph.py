@@ -10,6 +10,7 @@ from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import IQLConfig
+from cs224r.infrastructure.rl_trainer import TrainingError
 from tests.fast.test_fast_awac import AC, OB, _config, _dataset
 from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
 from tests.fast.test_multi_seed_trainer import _config as _trainer_config
@@ -99,3 +100,14 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
                                _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
     finally:
         ptu.init_device("cpu")
+
+
+def test_checkpoint_from_a_gpu_run_is_a_clear_error_on_the_cpu(tmp_path):
+    MultiSeedTrainer(_trainer_config(tmp_path, total_steps=10), [3]).run()
+    path = tmp_path / "t" / "seed3" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    state["buffer_rng"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state is 16 bytes
+    state["config"]["device"] = "cuda"
+    torch.save(state, path)
+    with pytest.raises(TrainingError, match="'cuda' run.*resume on the device type"):
+        MultiSeedTrainer(_trainer_config(tmp_path, total_steps=20, resume=True), [3])

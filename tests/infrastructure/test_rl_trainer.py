@@ -37,11 +37,14 @@ def test_run_writes_csv_with_the_metrics(tmp_path):
     assert any((run_dir / "tb").iterdir())
 
 
-def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch):
-    straight = RL_Trainer(_config(tmp_path / "a"), AWACAgent)
+def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch, device):
+    def config(path, **kw):  # the fixture's device: the CPU, and CUDA when present
+        return _config(path, device=device.type, **kw)
+
+    straight = RL_Trainer(config(tmp_path / "a"), AWACAgent)
     rows_straight = straight.run()
 
-    killed = RL_Trainer(_config(tmp_path / "b"), AWACAgent)
+    killed = RL_Trainer(config(tmp_path / "b"), AWACAgent)
     real_train, calls = killed.agent.train, {"n": 0}
 
     def dying_train(*args):
@@ -53,7 +56,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch):
     monkeypatch.setattr(killed.agent, "train", dying_train)
     with pytest.raises(KeyboardInterrupt):
         killed.run()
-    resumed = RL_Trainer(_config(tmp_path / "b", resume=True), AWACAgent)
+    resumed = RL_Trainer(config(tmp_path / "b", resume=True), AWACAgent)
     assert resumed.step == 20
     rows_resumed = resumed.run()
 

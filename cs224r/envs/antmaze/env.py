@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL, Maze, get_maze
 from cs224r.envs.antmaze.model import NQ, load_model
-from cs224r.envs.antmaze.sim import BatchedSim, reset_states
+from cs224r.envs.antmaze.sim import BatchedSim, reset_states, step_sims
 
 GOAL_RADIUS = 0.5  # D4RL: sparse reward when the torso (x, y) is within 0.5 of the goal
 
@@ -73,6 +75,18 @@ class AntMazeBatch:
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, -1)
         self.sim.step(actions)
+        return self._after_sim_step()
+
+    @staticmethod
+    def step_group(envs: Sequence[AntMazeBatch], actions: Sequence[np.ndarray], alive: Sequence[np.ndarray]) -> list:
+        """``step`` of several envs of one maze in one threaded call, advancing only the copies marked
+        ``alive`` (the others keep their state; their outputs are stale, as evaluation ignores them)."""
+        step_sims([env.sim for env in envs],
+                  [np.asarray(a, dtype=np.float64).reshape(env.num_envs, -1) for env, a in zip(envs, actions)],
+                  [np.flatnonzero(mask) for mask in alive])
+        return [env._after_sim_step() for env in envs]
+
+    def _after_sim_step(self):
         self.t += 1
         success = self.at_goal()
         reward = np.where(success, 0.0, -1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np
@@ -73,6 +74,30 @@ class BatchedSim:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def step_sims(sims: Sequence[BatchedSim], actions: Sequence[np.ndarray], rows: Sequence[np.ndarray]) -> None:
+    """Advance copies ``rows[i]`` of ``sims[i]`` (actions [num_envs, 8] each) in one threaded rollout call;
+    the other copies keep their state. Each copy's result is what ``BatchedSim.step`` gives it."""
+    model = sims[0].model
+    if any(sim.model is not model for sim in sims):
+        raise ValueError("step_sims needs sims of one model; step them one by one")
+    rows = [np.asarray(r, dtype=np.int64) for r in rows]
+    k = sum(len(r) for r in rows)
+    if k == 0:
+        return
+    states = np.concatenate([sim.state[r] for sim, r in zip(sims, rows)])
+    ctrl = np.concatenate([np.clip(np.asarray(a, dtype=np.float64)[r], -1.0, 1.0) * CTRL_LIMIT
+                           for a, r in zip(actions, rows)])
+    out = np.empty((k, FRAME_SKIP, sims[0].nstate))
+    sens = np.empty((k, FRAME_SKIP, model.nsensordata))
+    lead = sims[0]
+    lead._pool.rollout([model] * k, lead._datas, states, np.repeat(ctrl[:, None, :], FRAME_SKIP, axis=1),
+                       nstep=FRAME_SKIP, skip_checks=True, state=out, sensordata=sens)
+    start = 0
+    for sim, r in zip(sims, rows):
+        sim.state[r] = out[start:start + len(r), -1]
+        start += len(r)
 
 
 def reset_states(model: mujoco.MjModel, rng: np.random.Generator, n: int,
