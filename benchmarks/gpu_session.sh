@@ -7,7 +7,9 @@
 #   bash benchmarks/gpu_session.sh [SECONDS]      # default 540
 #
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_awac.py flags),
-# BENCH_STEPS (200). A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
+# BENCH_STEPS (200; 0 skips the benchmark), TESTS (pytest targets, default tests/fast), GEN_TRANSITIONS
+# (a smaller generated dataset, passed with --dataset, for timing runs). A .whl/ folder of wheels
+# (mujoco, ...) is installed to /tmp/site first when present.
 set -u
 T0=$(date +%s)
 BUDGET=${1:-540}
@@ -21,22 +23,29 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
         && export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
 DEVICE=${DEVICE:-cuda}
-export CS224R_DATA=${CS224R_DATA:-/tmp/cs224r_data}
+export CS224R_DATA=${CS224R_DATA:-/tmp/cs224r_data} CS224R_SIM_THREADS=${SIM_THREADS:-12}
 RUNS=${RUNS:-/tmp/cs224r_runs}
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; nproc
   python3 -c "import torch, mujoco; print('torch', torch.__version__, 'mujoco', mujoco.__version__,
   torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee "$OUT/gpu.txt"
 
 # the generated umaze dataset, in the background (deterministic: the same file as on any machine's run)
+DATASET_ARGS=()
+if [ -n "${GEN_TRANSITIONS:-}" ]; then
+    DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5" --force)
+    TRAIN_ARGS="${TRAIN_ARGS:-} --dataset $CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5"
+fi
 ( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name antmaze-umaze-v0 \
-      >"$OUT/generate.log" 2>&1; echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
+      "${DATASET_ARGS[@]}" >"$OUT/generate.log" 2>&1; echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
 GEN=$!
 
-timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/fast >"$OUT/tests.log" 2>&1
+timeout 150 python3 -m pytest -q -p no:cacheprovider ${TESTS:-tests/fast} >"$OUT/tests.log" 2>&1
 TESTS_RC=$?
 echo "tests/fast rc=$TESTS_RC at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests.log"
-timeout 120 python3 benchmarks/bench_train.py --device "$DEVICE" --rounds 3 --steps "${BENCH_STEPS:-200}" \
-    --no-profile 2>&1 | tee "$OUT/bench_awac.txt"
+if [ "${BENCH_STEPS:-200}" != 0 ]; then
+    timeout 120 python3 benchmarks/bench_train.py --device "$DEVICE" --rounds 3 --steps "${BENCH_STEPS:-200}" \
+        --no-profile 2>&1 | tee "$OUT/bench_awac.txt"
+fi
 wait $GEN
 tail -2 "$OUT/generate.log"
 cat "$CS224R_DATA"/*.report/summary.json >>"$OUT/generate.log" 2>/dev/null
@@ -58,7 +67,7 @@ if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ -n "$GRAPH" ] && 
 fi
 echo "training rc=$RC at $(($(date +%s) - T0)) s"
 tail -c 3000 "$OUT/train.log" | tr '\r' '\n' | tail -15
-for f in "$RUNS"/*/seed1/metrics.csv; do [ -f "$f" ] && { echo "$f"; cut -d, -f1-12 "$f"; }; done
+for f in "$RUNS"/*/seed1/metrics.csv; do [ -f "$f" ] && { echo "$f"; cut -d, -f1,7,12- "$f"; }; done
 tar -czf "$OUT/metrics.tgz" --exclude=checkpoint.pt -C "$RUNS" . 2>/dev/null
 for d in "$RUNS"/*/; do  # checkpoints (to resume in a later session), one archive per experiment
     tar -czf "$OUT/ckpt_$(basename "$d").tgz" -C "$RUNS" "$(basename "$d")" --wildcards '*/checkpoint.pt' 2>/dev/null
