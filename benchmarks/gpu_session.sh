@@ -51,7 +51,7 @@ tail -2 "$OUT/generate.log"
 cat "$CS224R_DATA"/*.report/summary.json >>"$OUT/generate.log" 2>/dev/null
 
 GRAPH=--fast-cuda-graph
-[ "$TESTS_RC" = 0 ] || GRAPH=""  # a failing graph test: measure the eager fast path instead
+[ "$TESTS_RC" = 0 ] || GRAPH=--no-fast-cuda-graph  # a failing test: measure the eager fast path instead
 run() {
     timeout -s INT "$1" python3 scripts/run_awac.py --env-name antmaze-umaze-v0 --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
@@ -60,9 +60,9 @@ run() {
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - 20)) s left"
 run $(($(left) - 20)) "$GRAPH" awac_umaze_gpu
 RC=$?
-if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ -n "$GRAPH" ] && [ "$(left)" -gt 80 ]; then
+if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ "$GRAPH" = --fast-cuda-graph ] && [ "$(left)" -gt 80 ]; then
     echo "graph run failed (rc=$RC); eager fast path for the time left"
-    run $(($(left) - 20)) "" awac_umaze_gpu_eager
+    run $(($(left) - 20)) --no-fast-cuda-graph awac_umaze_gpu_eager
     RC=$?
 fi
 echo "training rc=$RC at $(($(date +%s) - T0)) s"

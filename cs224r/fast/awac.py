@@ -23,6 +23,7 @@ from cs224r.agents.awac_agent import AWACAgent
 from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.schedules import cosine_lr
 from cs224r.infrastructure.utils import set_seed
 from cs224r.policies.MLP_policy import LOG_STD_MAX, LOG_STD_MIN
 
@@ -72,6 +73,8 @@ class FastAWAC:
         for seed in self.seeds:
             self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
             self.noise.append(noise_generator_after_init(self.device))
+        # the actor's learning-rate schedule (reference: AWACAgent.actor_lr, an LRSchedule)
+        self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
         self._load_from_shells()
         self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
         self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
@@ -91,7 +94,18 @@ class FastAWAC:
         # the reference's Adam up to float rounding
         self.actor_opt = _adam([*self.actor, self.logstd], lr_a)
         self.critic_opt = _adam(self.critic, lr_c)
+        updates = {self._shell_updates(a) for a in self.shells}
+        if len(updates) != 1:
+            raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
+        self.num_updates = updates.pop()  # the schedule's position
         self._load_opt_state_from_shells()
+
+    @staticmethod
+    def _shell_updates(shell: AWACAgent) -> int:
+        return shell.actor_lr.num_updates
+
+    def _set_shell_updates(self, shell: AWACAgent) -> None:
+        shell.actor_lr.num_updates = self.num_updates
 
     # optimizer groups: each pairs one stacked Adam with one Adam per reference agent
     OPT_GROUPS: tuple[str, ...] = ("actor", "critic")
@@ -154,6 +168,7 @@ class FastAWAC:
         for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
             unstack_into(self.critic, net * self.S + s, online)
             unstack_into(self.critic_target, net * self.S + s, target)
+        self._set_shell_updates(shell)
 
     @torch.no_grad()
     def sync_shell(self, s: int) -> AWACAgent:
@@ -193,15 +208,29 @@ class FastAWAC:
         x = obs_act.unsqueeze(0).expand(2, *obs_act.shape).reshape(2 * self.S, *obs_act.shape[1:])
         return mlp_forward(params, x).view(2, self.S, -1)
 
+    def current_lr(self) -> float:
+        """The actor's rate for the next update: constant, or cosine decay over ``total_steps``."""
+        if self.lr_schedule == "constant":
+            return self.base_lr
+        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+
     def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One AWAC step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
         B = ob.shape[1]
+        lr = self.current_lr()  # set before the step, as AWACAgent.train does
+        for group in self.actor_opt.param_groups:
+            group["lr"] = lr
         eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: sample_next_action)
         eps_pi = self._noise((B, self.ac_dim))  # a_pi ~ pi(.|s) (reference: estimate_advantage)
-        if self._compiled is not None:
-            return self._compiled(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
-        return self._update(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
+        fn = self._compiled if self._compiled is not None else self._update
+        log = fn(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
+        self.num_updates += 1
+        if self.lr_schedule != "constant":  # logged as (and in the column order) the reference logs it
+            adv_mean = log.pop("Advantage Mean")
+            log["Actor LR"] = torch.full((self.S,), lr, device=self.device)
+            log["Advantage Mean"] = adv_mean
+        return log
 
     def _update(self, ob, ac, re, next_ob, terminal, eps_next, eps_pi) -> dict[str, torch.Tensor]:
         S = self.S
@@ -249,7 +278,12 @@ class FastAWAC:
                 "Advantage Mean": adv.mean(-1)}
 
     def enable_compile(self) -> bool:
-        """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable."""
+        """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable.
+        With the cosine schedule the actor's rate changes every step (a recompile per step): not compiled."""
+        if self.lr_schedule != "constant":
+            print("torch.compile skipped for the cosine actor lr schedule; using the eager fast path")
+            self._compiled = None
+            return False
         try:  # a tiny compiled call first: a missing C++ compiler or unsupported platform shows up here
             probe = torch.ones(2, device=self.device)
             torch.compile(lambda t: torch.relu(t) * 2.0, dynamic=False)(probe)
@@ -269,13 +303,16 @@ class FastAWAC:
         return self._update(ob, ac, re, next_ob, terminal, *noise)
 
     def graph_unsupported_reason(self) -> str | None:
+        if self.lr_schedule != "constant":  # a captured Adam step keeps the rate it was captured with
+            return "the cosine actor lr changes every step; CUDA graphs need --actor-lr-schedule constant"
         return None
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self._opt(which) for which in self.OPT_GROUPS]
 
     def after_step(self) -> None:
-        """Host-side bookkeeping after a replayed step (none for AWAC)."""
+        """Host-side bookkeeping after a replayed step: the schedule's position."""
+        self.num_updates += 1
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()

@@ -21,7 +21,6 @@ from cs224r.fast.awac import FastAWAC, _adam, noise_generator_after_init
 from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import IQLConfig
-from cs224r.infrastructure.schedules import cosine_lr
 from cs224r.infrastructure.utils import set_seed
 
 # IQLAgent.train's log keys, in its order (the CSV column order)
@@ -74,11 +73,18 @@ class FastIQL(FastAWAC):
         self.actor_opt = _adam([*self.actor, self.logstd], self.base_lr)
         self.critic_opt = _adam(self.critic, self.config.critic_lr)
         self.value_opt = _adam(self.value, self.config.value_lr)
-        updates = {a.actor.num_updates for a in self.shells}
+        updates = {self._shell_updates(a) for a in self.shells}
         if len(updates) != 1:
             raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
         self.num_updates = updates.pop()  # the cosine schedule's position (MLPPolicyIQL.num_updates)
         self._load_opt_state_from_shells()
+
+    @staticmethod
+    def _shell_updates(shell: IQLAgent) -> int:
+        return shell.actor.num_updates
+
+    def _set_shell_updates(self, shell: IQLAgent) -> None:
+        shell.actor.num_updates = self.num_updates
 
     OPT_GROUPS = ("actor", "critic", "value")
     def _opt(self, which: str) -> torch.optim.Optimizer:
@@ -109,14 +115,8 @@ class FastIQL(FastAWAC):
         """AWAC's weights, plus V and the cosine schedule's position."""
         super()._unstack_weights(shell, s)
         unstack_into(self.value, s, shell.critic.v_net)
-        shell.actor.num_updates = self.num_updates
 
     # ------------------------------------------------------------------ the update
-    def current_lr(self) -> float:
-        if self.lr_schedule == "constant":
-            return self.base_lr
-        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
-
     def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One IQL step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
@@ -196,19 +196,3 @@ class FastIQL(FastAWAC):
         log["Actor LR"] = torch.full((self.S,), self.base_lr, device=self.device)
         return {key: log[key] for key in LOG_KEYS}
 
-    def graph_unsupported_reason(self) -> str | None:
-        if self.lr_schedule != "constant":  # a captured Adam step keeps the rate it was captured with
-            return "IQL's cosine actor lr changes every step; CUDA graphs need --actor-lr-schedule constant"
-        return None
-
-    def after_step(self) -> None:
-        self.num_updates += 1
-
-    def enable_compile(self) -> bool:
-        """``torch.compile`` the update; with the cosine schedule the actor's rate changes every step (a
-        recompile per step), so only the constant schedule is compiled."""
-        if self.lr_schedule != "constant":
-            print("torch.compile skipped for IQL's cosine actor lr schedule; using the eager fast path")
-            self._compiled = None
-            return False
-        return super().enable_compile()

@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cs224r.data import load_dataset
+from cs224r.data.filtering import clip_actions
 from cs224r.envs import get_spec
 from cs224r.envs.base import step_envs
 from cs224r.fast.awac import FastAWAC
@@ -69,6 +70,7 @@ class MultiSeedTrainer:
             raise TrainingError(f"--fast supports continuous-action tasks; {config.env_name} is discrete, "
                                 "run it without --fast")
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
+        clip_actions(self.dataset, config.action_clip)  # as RL_Trainer does (--preset cs224r: 1 - 1e-5)
         self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
         self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]
         have = [p.exists() for p in self.ckpt_paths]
@@ -105,10 +107,13 @@ class MultiSeedTrainer:
             reason = graph_unavailable_reason(self.agent, self.device)
             if reason is None:
                 self.graph = GraphedStep(self.agent, self.sampler, config.batch_size, self.loss_sums)
-            else:
-                print(f"--fast-cuda-graph: {reason}; using the eager fast path")
+            elif self.device.type == "cuda":  # on a CPU there is nothing to say
+                print(f"no CUDA graph: {reason}; using the eager fast path")
         use_compile = config.fast_compile if compile_update is None else compile_update
-        if use_compile and self.graph is None:
+        if use_compile and self.graph is not None:
+            print("--fast-compile is not combined with the CUDA graph (the graph replays the eager update); "
+                  "pass --no-fast-cuda-graph to compile instead")
+        elif use_compile:
             self.agent.enable_compile()
 
     # ---------------------------------------------------------------- main loop

@@ -187,3 +187,15 @@ def test_compiled_update_matches_reference():
     for s, seed in enumerate(seeds):
         ref, ref_logs = _reference_run(seed, cfg, data, 10)
         _assert_seed_matches(fast, s, ref, logs, ref_logs)
+
+
+def test_cosine_actor_schedule_matches_reference(device):
+    cfg, data, seeds = _config(actor_lr_schedule="cosine", total_steps=12), _dataset(seed=2), [4, 9]
+    fast, fast_logs = _fast_run(seeds, cfg, data, 12)
+    for s, seed in enumerate(seeds):
+        ref, ref_logs = _reference_run(seed, cfg, data, 12)
+        _assert_seed_matches(fast, s, ref, fast_logs, ref_logs)
+        assert [float(f["Actor LR"][s]) for f in fast_logs] == pytest.approx([r["Actor LR"] for r in ref_logs])
+        assert fast.sync_shell(s).actor_lr.num_updates == ref.actor_lr.num_updates == 12
+    assert float(fast_logs[-1]["Actor LR"][0]) < 0.1 * float(fast_logs[0]["Actor LR"][0])  # it decayed
+    assert "constant" in fast.graph_unsupported_reason()

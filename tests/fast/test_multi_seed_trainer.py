@@ -124,3 +124,25 @@ def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
     for seed in (3, 4):
         _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
                            _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
+def test_action_clip_and_cosine_schedule_match_the_reference_csv(tmp_path):
+    extra = dict(action_clip=0.5, actor_lr_schedule="cosine")
+    MultiSeedTrainer(_config(tmp_path / "fast", **extra), [3, 5]).run()
+    for seed in (3, 5):
+        RL_Trainer(_config(tmp_path / "ref", seed=seed, **extra), AWACAgent).run()
+        fast = _read(tmp_path / "fast" / "t" / f"seed{seed}" / "metrics.csv")
+        _assert_rows_close(fast, _read(tmp_path / "ref" / "t" / f"seed{seed}" / "metrics.csv"))
+        assert float(fast[-1]["Actor LR"]) < float(fast[0]["Actor LR"])
+
+
+def test_cli_accepts_the_course_preset_with_fast(tmp_path, capsys):
+    flags = ["--env-name", "line-v0", "--preset", "cs224r", "--total-steps", "6", "--eval-interval", "6",
+             "--eval-episodes", "2", "--batch-size", "8", "--actor-size", "8", "--critic-size", "8",
+             "--no-progress", "--device", "cpu", "--log-dir", str(tmp_path)]
+    assert run_cli(AWACConfig, AWACAgent, [*flags, "--seeds", "1", "2", "--fast"]) == 0
+    config = json.loads((tmp_path / "awac" / "seed2" / "config.json").read_text())
+    assert config["action_clip"] > 0 and config["actor_lr_schedule"] == "cosine"
+    assert "Actor LR" in _read(tmp_path / "awac" / "seed2" / "metrics.csv")[0]
+    assert run_cli(AWACConfig, AWACAgent, [*flags, "--seeds", "3", "--fast", "--save-video"]) == 2
+    assert "--save-video" in capsys.readouterr().err
