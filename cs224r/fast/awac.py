@@ -208,6 +208,32 @@ class FastAWAC:
         x = obs_act.unsqueeze(0).expand(2, *obs_act.shape).reshape(2 * self.S, *obs_act.shape[1:])
         return mlp_forward(params, x).view(2, self.S, -1)
 
+    def _descend(self, loss: torch.Tensor, params: list[torch.Tensor], member_dims: tuple[int, ...],
+                 opt: torch.optim.Optimizer) -> None:
+        """One optimizer step on ``loss`` (summed over seeds) with ``clip_grad_norm_`` per seed; ``member_dims``
+        are the leading dims of each tensor that belong to one seed (``(2,)`` for both Q-nets of a seed)."""
+        grads = torch.autograd.grad(loss, params)
+        if self.grad_clip:
+            per_member_clip_(grads, [member_dims] * len(grads), self.S, self.grad_clip)
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt.step()
+
+    def _actor_step(self, ac: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                    weights: torch.Tensor) -> torch.Tensor:
+        """Weighted log-likelihood of the dataset actions under N(mean, std); one actor step; [S] losses."""
+        actor_loss = -(diag_gaussian_log_prob(ac, mean, std) * weights).mean(-1)  # [S]
+        self._descend(actor_loss.sum(), [*self.actor, self.logstd], (), self.actor_opt)
+        return actor_loss
+
+    def _set_actor_lr(self) -> float:
+        """Put the schedule's rate for this update into the actor's optimizer (before the step, as the
+        reference does) and return it."""
+        lr = self.current_lr()
+        for group in self.actor_opt.param_groups:
+            group["lr"] = lr
+        return lr
+
     def current_lr(self) -> float:
         """The actor's rate for the next update: constant, or cosine decay over ``total_steps``."""
         if self.lr_schedule == "constant":
@@ -218,9 +244,7 @@ class FastAWAC:
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One AWAC step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
         B = ob.shape[1]
-        lr = self.current_lr()  # set before the step, as AWACAgent.train does
-        for group in self.actor_opt.param_groups:
-            group["lr"] = lr
+        lr = self._set_actor_lr()
         eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: sample_next_action)
         eps_pi = self._noise((B, self.ac_dim))  # a_pi ~ pi(.|s) (reference: estimate_advantage)
         fn = self._compiled if self._compiled is not None else self._update
@@ -233,7 +257,6 @@ class FastAWAC:
         return log
 
     def _update(self, ob, ac, re, next_ob, terminal, eps_next, eps_pi) -> dict[str, torch.Tensor]:
-        S = self.S
         # ---- critic: TD target from the targets at a' ~ pi(.|s')
         with torch.no_grad():
             std = self._policy_std()[:, None, :]
@@ -242,12 +265,7 @@ class FastAWAC:
             target = re + self.gamma * (1.0 - terminal) * torch.minimum(q_next[0], q_next[1])
         q = self._q_all(self.critic, torch.cat([ob, ac], -1))  # [2, S, B]
         losses = (q - target).pow(2).mean(-1)  # [2, S]: MSE of each Q-net of each seed
-        grads = torch.autograd.grad(losses.sum(), self.critic)
-        if self.grad_clip:
-            per_member_clip_(grads, [(2,)] * len(grads), S, self.grad_clip)
-        for p, g in zip(self.critic, grads):
-            p.grad = g
-        self.critic_opt.step()
+        self._descend(losses.sum(), self.critic, (2,), self.critic_opt)
 
         # ---- advantage with the updated critic; one actor forward on ob serves a_pi and log pi(a|s)
         mean = torch.tanh(mlp_forward(self.actor, ob))  # [S, B, A], with grad for the actor loss
@@ -260,15 +278,7 @@ class FastAWAC:
             weights = torch.exp(adv / self.lambda_awac).clamp(max=self.max_weight)
 
         # ---- actor: advantage-weighted log-likelihood of the dataset actions
-        log_prob = diag_gaussian_log_prob(ac, mean, std)
-        actor_loss = -(log_prob * weights).mean(-1)  # [S]
-        actor_params = [*self.actor, self.logstd]
-        grads = torch.autograd.grad(actor_loss.sum(), actor_params)
-        if self.grad_clip:
-            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
-        for p, g in zip(actor_params, grads):
-            p.grad = g
-        self.actor_opt.step()
+        actor_loss = self._actor_step(ac, mean, std, weights)
 
         # ---- Polyak
         with torch.no_grad():

@@ -18,7 +18,7 @@ import torch
 
 from cs224r.agents.iql_agent import IQLAgent
 from cs224r.fast.awac import FastAWAC, _adam, noise_generator_after_init
-from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
+from cs224r.fast.ensemble import mlp_forward, stack_mlps, unstack_into
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.utils import set_seed
@@ -120,9 +120,7 @@ class FastIQL(FastAWAC):
     def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One IQL step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
-        lr = self.current_lr()  # set before the step, as MLPPolicyIQL.update does
-        for group in self.actor_opt.param_groups:
-            group["lr"] = lr
+        lr = self._set_actor_lr()  # before the step, as MLPPolicyIQL.update does
         fn = self._compiled if self._compiled is not None else self._update
         log = fn(ob, ac, re, next_ob, terminal)
         self.num_updates += 1
@@ -133,7 +131,6 @@ class FastIQL(FastAWAC):
         return mlp_forward(self.value, obs).squeeze(-1)  # [S, N]
 
     def _update(self, ob, ac, re, next_ob, terminal) -> dict[str, torch.Tensor]:
-        S = self.S
         obs_act = torch.cat([ob, ac], -1)
         # ---- V: expectile regression toward min target Q at the dataset action
         with torch.no_grad():
@@ -143,12 +140,7 @@ class FastIQL(FastAWAC):
         diff = q_target - v
         weight = torch.where(diff > 0, self.expectile, 1.0 - self.expectile)
         v_loss = (weight * diff.pow(2)).mean(-1)  # [S]
-        grads = torch.autograd.grad(v_loss.sum(), self.value)
-        if self.grad_clip:
-            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
-        for p, g in zip(self.value, grads):
-            p.grad = g
-        self.value_opt.step()
+        self._descend(v_loss.sum(), self.value, (), self.value_opt)
 
         # ---- actor: exp(beta * (Q_target - new V)) weighted log-likelihood of the dataset actions
         with torch.no_grad():
@@ -157,27 +149,14 @@ class FastIQL(FastAWAC):
             weights = torch.exp(self.beta * adv).clamp(max=self.max_weight)
         mean = torch.tanh(mlp_forward(self.actor, ob))
         std = self._policy_std()[:, None, :]  # temperature 1, clamped log-std
-        log_prob = diag_gaussian_log_prob(ac, mean, std)
-        actor_loss = -(log_prob * weights).mean(-1)  # [S]
-        actor_params = [*self.actor, self.logstd]
-        grads = torch.autograd.grad(actor_loss.sum(), actor_params)
-        if self.grad_clip:
-            per_member_clip_(grads, [()] * len(grads), S, self.grad_clip)
-        for p, g in zip(actor_params, grads):
-            p.grad = g
-        self.actor_opt.step()
+        actor_loss = self._actor_step(ac, mean, std, weights)
 
         # ---- Q: both nets toward r + gamma (1 - done) V(s') with the new V
         with torch.no_grad():
             target = re + self.gamma * (1.0 - terminal) * self._v_all(next_ob)
         q = self._q_all(self.critic, obs_act)  # [2, S, B]
         losses = (q - target).pow(2).mean(-1)  # [2, S]
-        grads = torch.autograd.grad(losses.sum(), self.critic)
-        if self.grad_clip:
-            per_member_clip_(grads, [(2,)] * len(grads), S, self.grad_clip)
-        for p, g in zip(self.critic, grads):
-            p.grad = g
-        self.critic_opt.step()
+        self._descend(losses.sum(), self.critic, (2,), self.critic_opt)
 
         # ---- Polyak
         with torch.no_grad():
