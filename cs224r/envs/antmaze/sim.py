@@ -66,14 +66,19 @@ class BatchedSim:
         self.state[idx, self._qvel] = qvel
 
     def step(self, actions: np.ndarray) -> None:
-        ctrl = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0) * CTRL_LIMIT
-        ctrl = np.repeat(ctrl[:, None, :], FRAME_SKIP, axis=1)
+        ctrl = _controls(actions)
         self._pool.rollout(self._models, self._datas, self.state, ctrl, nstep=FRAME_SKIP, skip_checks=True,
                            state=self._out, sensordata=self._sens)
         self.state = self._out[:, -1].copy()
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _controls(actions: np.ndarray) -> np.ndarray:
+    """Actions in [-1, 1] [N, 8] -> motor controls [N, FRAME_SKIP, 8] (clipped, scaled, held for the frame)."""
+    ctrl = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0) * CTRL_LIMIT
+    return np.repeat(ctrl[:, None, :], FRAME_SKIP, axis=1)
 
 
 def step_sims(sims: Sequence[BatchedSim], actions: Sequence[np.ndarray], rows: Sequence[np.ndarray]) -> None:
@@ -87,13 +92,12 @@ def step_sims(sims: Sequence[BatchedSim], actions: Sequence[np.ndarray], rows: S
     if k == 0:
         return
     states = np.concatenate([sim.state[r] for sim, r in zip(sims, rows)])
-    ctrl = np.concatenate([np.clip(np.asarray(a, dtype=np.float64)[r], -1.0, 1.0) * CTRL_LIMIT
-                           for a, r in zip(actions, rows)])
+    ctrl = _controls(np.concatenate([np.asarray(a, dtype=np.float64)[r] for a, r in zip(actions, rows)]))
     out = np.empty((k, FRAME_SKIP, sims[0].nstate))
     sens = np.empty((k, FRAME_SKIP, model.nsensordata))
     lead = sims[0]
-    lead._pool.rollout([model] * k, lead._datas, states, np.repeat(ctrl[:, None, :], FRAME_SKIP, axis=1),
-                       nstep=FRAME_SKIP, skip_checks=True, state=out, sensordata=sens)
+    lead._pool.rollout([model] * k, lead._datas, states, ctrl, nstep=FRAME_SKIP, skip_checks=True,
+                       state=out, sensordata=sens)
     start = 0
     for sim, r in zip(sims, rows):
         sim.state[r] = out[start:start + len(r), -1]
