@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
                         help="on a GPU, skip timing the fast path replayed as a CUDA graph")
+    parser.add_argument("--graph-steps", type=int, default=10,
+                        help="also time CUDA graphs of this many steps per replay (default 10)")
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the profile of how much of each step is matrix multiplies")
@@ -90,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     device = ptu.init_device(args.device)
-    # IQL's cosine actor rate cannot be captured; its constant schedule costs the same per step
-    cfg = AWACConfig() if args.algo == "awac" else IQLConfig(actor_lr_schedule="constant" if device.type == "cuda"
-                                                             else "cosine")
+    cfg = AWACConfig() if args.algo == "awac" else IQLConfig()  # IQL: the cosine actor schedule
     agent_cls, fast_cls = (AWACAgent, FastAWAC) if args.algo == "awac" else (IQLAgent, FastIQL)
     data = synthetic_dataset(args.dataset_size)
 
@@ -102,21 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     def ref_step() -> None:
         ref_agent.train(*ref_buffer.sample(cfg.batch_size))
 
-    runners = {"reference": (1, ref_step)}
+    runners = {"reference": (1, ref_step, 1)}  # name: (seeds, one call, steps per call)
     for S in sorted({1, args.seeds}):
         seeds = list(range(1, S + 1))
         fast, sampler = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
-        runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)))
-        if device.type == "cuda" and args.cuda_graph:
-            fast_g, sampler_g = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
-            if graph_unavailable_reason(fast_g, device) is None:
-                runners[f"fast S={S} cuda-graph"] = (S, GraphedStep(fast_g, sampler_g, cfg.batch_size).step)
+        runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)), 1)
+        if args.cuda_graph and graph_unavailable_reason(device) is None:
+            for k in sorted({1, args.graph_steps}):
+                fast_g, sampler_g = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
+                graphed = GraphedStep(fast_g, sampler_g, cfg.batch_size, steps_per_replay=k)
+                runners[f"fast S={S} cuda-graph x{k}"] = (S, lambda g=graphed, k=k: g.advance(k), k)
         if args.compile:
             fast_c, sampler_c = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
             if fast_c.enable_compile():
-                runners[f"fast S={S} compiled"] = (S, lambda f=fast_c, s=sampler_c: f.update(*s.sample(cfg.batch_size)))
+                runners[f"fast S={S} compiled"] = (
+                    S, lambda f=fast_c, s=sampler_c: f.update(*s.sample(cfg.batch_size)), 1)
 
-    for name, (_, step) in runners.items():  # warm-up (and compilation)
+    for name, (_, step, _k) in runners.items():  # warm-up (and compilation, graph capture)
         t0 = time.perf_counter()
         for _ in range(args.warmup):
             step()
@@ -128,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(args.rounds):
-        for name, (_, step) in runners.items():
+        for name, (_, step, k) in runners.items():
+            calls = max(args.steps // k, 1)
             sync(device)
             t0 = time.perf_counter()
-            for _ in range(args.steps):
+            for _ in range(calls):
                 step()
             sync(device)
-            times[name].append((time.perf_counter() - t0) / args.steps)
+            times[name].append((time.perf_counter() - t0) / (calls * k))
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     print(f"date {date.today()}  device {device} ({gpu or platform.processor() or platform.machine()})  "
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.rounds} alternating rounds x {args.steps} steps (min..max in brackets)")
     ref_sps = 1.0 / statistics.median(times["reference"])
     print(f"{'path':<22}{'ms/step':>10}{'steps/s':>10}{'seed-steps/s':>14}{'vs reference':>14}")
-    for name, (S, _) in runners.items():
+    for name, (S, _, _k) in runners.items():
         med = statistics.median(times[name])
         sps = 1.0 / med
         print(f"{name:<22}{med * 1e3:>10.2f}{sps:>10.1f}{S * sps:>14.1f}{S * sps / ref_sps:>13.2f}x"
@@ -155,14 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         print("share of each step's CPU time in matrix multiplies (torch.profiler, "
               f"{args.steps} steps; the rest is what batching can remove):")
-        for name, (S_, step) in runners.items():
+        for name, (S_, step, _k) in runners.items():
             if "cuda-graph" in name:  # one replay is one launch: nothing per op to attribute
                 continue
             gemm, total = gemm_share(step, args.steps)
             print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
                   f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")
     S = args.seeds
-    best = min((statistics.median(times[n]) for n, (s, _) in runners.items() if s == S and n != "reference"))
+    best = min((statistics.median(times[n]) for n, (s, _, _k) in runners.items() if s == S and n != "reference"))
     print(f"projected training time for {S} seeds x 1M steps (no evaluation): fast {best * 1e6 / 3600:.2f} h, "
           f"reference one seed after another {S * statistics.median(times['reference']) * 1e6 / 3600:.2f} h")
     return 0

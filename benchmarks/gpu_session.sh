@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# One prepared GPU session under one deadline: the CUDA tests of the fast path, the speed benchmark, and a
-# 3-seed AWAC run on antmaze-umaze-v0 (fast path, CUDA graph, evaluation every 50k steps) that stops
-# cleanly at the deadline. Everything worth keeping lands in $OUT (default ./gpu_out):
-#   gpu.txt tests.log bench_awac.txt generate.log train.log metrics.tgz ckpt_<exp>.tgz
+# A prepared GPU session under one deadline per call. Everything worth keeping lands in $OUT (default
+# ./gpu_out): gpu.txt tests.log bench_awac.txt bench_iql.txt generate.log train.log metrics.tgz ckpt_<exp>.tgz
 #
-#   bash benchmarks/gpu_session.sh [SECONDS]      # default 540
+#   PHASE=check bash benchmarks/gpu_session.sh [SECONDS]  # CUDA tests + benchmarks, dataset generated alongside
+#   PHASE=train bash benchmarks/gpu_session.sh [SECONDS]  # the 3-seed AWAC sweep (generates the dataset if missing)
+#   bash benchmarks/gpu_session.sh [SECONDS]              # both, one after the other (PHASE=all; default 540 s)
 #
+# The dataset goes to $CS224R_DATA (default runs/gpu_data in the checkout, which a warm device machine keeps
+# between calls), so a train call right after a check call starts training at once. The sweep stops
+# cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_awac.py flags),
-# BENCH_STEPS (200; 0 skips the benchmark), TESTS (pytest targets, default tests/fast), GEN_TRANSITIONS
-# (a smaller generated dataset, passed with --dataset, for timing runs). A .whl/ folder of wheels
-# (mujoco, ...) is installed to /tmp/site first when present.
+# ALGO (awac | iql, for the sweep), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
+# default tests/fast), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
+# A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
 set -u
 T0=$(date +%s)
 BUDGET=${1:-540}
+PHASE=${PHASE:-all}
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -23,46 +27,61 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
         && export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
 DEVICE=${DEVICE:-cuda}
-export CS224R_DATA=${CS224R_DATA:-/tmp/cs224r_data} CS224R_SIM_THREADS=${SIM_THREADS:-12}
-RUNS=${RUNS:-/tmp/cs224r_runs}
+ALGO=${ALGO:-awac}
+export CS224R_DATA=${CS224R_DATA:-$PWD/runs/gpu_data} CS224R_SIM_THREADS=${SIM_THREADS:-12}
+RUNS=${RUNS:-$PWD/runs/gpu_runs}
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; nproc
   python3 -c "import torch, mujoco; print('torch', torch.__version__, 'mujoco', mujoco.__version__,
-  torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee "$OUT/gpu.txt"
+  torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee -a "$OUT/gpu.txt"
 
 # the generated umaze dataset, in the background (deterministic: the same file as on any machine's run)
 DATASET_ARGS=()
+DATA_FILE=$CS224R_DATA/antmaze-umaze-v0.hdf5
 if [ -n "${GEN_TRANSITIONS:-}" ]; then
-    DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5" --force)
-    TRAIN_ARGS="${TRAIN_ARGS:-} --dataset $CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5"
+    DATA_FILE=$CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5
+    DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$DATA_FILE")
+    TRAIN_ARGS="${TRAIN_ARGS:-} --dataset $DATA_FILE"
 fi
-( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name antmaze-umaze-v0 \
-      "${DATASET_ARGS[@]}" >"$OUT/generate.log" 2>&1; echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
-GEN=$!
+GEN=
+if [ ! -f "$DATA_FILE" ]; then
+    ( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name antmaze-umaze-v0 \
+          "${DATASET_ARGS[@]}" >>"$OUT/generate.log" 2>&1
+      echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
+    GEN=$!
+fi
 
-timeout 150 python3 -m pytest -q -p no:cacheprovider ${TESTS:-tests/fast} >"$OUT/tests.log" 2>&1
-TESTS_RC=$?
-echo "tests/fast rc=$TESTS_RC at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests.log"
-if [ "${BENCH_STEPS:-200}" != 0 ]; then
-    timeout 120 python3 benchmarks/bench_train.py --device "$DEVICE" --rounds 3 --steps "${BENCH_STEPS:-200}" \
-        --no-profile 2>&1 | tee "$OUT/bench_awac.txt"
+TESTS_RC=0
+if [ "$PHASE" != train ]; then
+    timeout 150 python3 -m pytest -q -p no:cacheprovider ${TESTS:-tests/fast} >"$OUT/tests.log" 2>&1
+    TESTS_RC=$?
+    echo "tests rc=$TESTS_RC at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests.log"
+    if [ "${BENCH_STEPS:-200}" != 0 ]; then
+        for algo in awac iql; do
+            timeout 120 python3 benchmarks/bench_train.py --algo $algo --device "$DEVICE" --rounds 3 \
+                --steps "${BENCH_STEPS:-200}" --no-profile 2>&1 | tee "$OUT/bench_$algo.txt"
+        done
+    fi
 fi
-wait $GEN
-tail -2 "$OUT/generate.log"
-cat "$CS224R_DATA"/*.report/summary.json >>"$OUT/generate.log" 2>/dev/null
+if [ -n "$GEN" ]; then
+    wait $GEN
+    tail -2 "$OUT/generate.log"
+    cat "$CS224R_DATA"/*.report/summary.json >>"$OUT/generate.log" 2>/dev/null
+fi
+[ "$PHASE" = check ] && { echo "check done at $(($(date +%s) - T0)) s"; exit 0; }
 
 GRAPH=--fast-cuda-graph
 [ "$TESTS_RC" = 0 ] || GRAPH=--no-fast-cuda-graph  # a failing test: measure the eager fast path instead
 run() {
-    timeout -s INT "$1" python3 scripts/run_awac.py --env-name antmaze-umaze-v0 --seeds 1 2 3 --fast $2 \
+    timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name antmaze-umaze-v0 --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - 20)) s left"
-run $(($(left) - 20)) "$GRAPH" awac_umaze_gpu
+run $(($(left) - 20)) "$GRAPH" "${ALGO}_umaze_gpu"
 RC=$?
 if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ "$GRAPH" = --fast-cuda-graph ] && [ "$(left)" -gt 80 ]; then
     echo "graph run failed (rc=$RC); eager fast path for the time left"
-    run $(($(left) - 20)) --no-fast-cuda-graph awac_umaze_gpu_eager
+    run $(($(left) - 20)) --no-fast-cuda-graph "${ALGO}_umaze_gpu_eager"
     RC=$?
 fi
 echo "training rc=$RC at $(($(date +%s) - T0)) s"

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
-from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps, unstack_into
+from cs224r.fast.ensemble import MemberGradClip, diag_gaussian_log_prob, mlp_forward, stack_mlps, unstack_into
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.schedules import cosine_lr
@@ -75,6 +75,8 @@ class FastAWAC:
             self.noise.append(noise_generator_after_init(self.device))
         # the actor's learning-rate schedule (reference: AWACAgent.actor_lr, an LRSchedule)
         self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
+        self._clippers: dict[tuple, MemberGradClip] = {}
+        self.flat_clip = self.device.type == "cuda"  # MemberGradClip's layout: fewer kernels on a GPU
         self._load_from_shells()
         self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
         self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
@@ -99,6 +101,20 @@ class FastAWAC:
             raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
         self.num_updates = updates.pop()  # the schedule's position
         self._load_opt_state_from_shells()
+        self._init_actor_lr()
+
+    def _init_actor_lr(self) -> None:
+        """A changing actor rate lives in a 0-d device tensor that the fused Adam reads, written before each
+        step (from the host in ``update``, from a device table in ``graph_update``), so that a CUDA graph
+        of the step replays the schedule. A constant rate stays a Python float."""
+        self._lr_now: torch.Tensor | None = None
+        self._lr_table: torch.Tensor | None = None
+        self._lr_step: torch.Tensor | None = None
+        if self.lr_schedule == "constant":
+            return
+        self._lr_now = torch.tensor(self.current_lr(), dtype=torch.float32, device=self.device)
+        for group in self.actor_opt.param_groups:
+            group["lr"] = self._lr_now
 
     @staticmethod
     def _shell_updates(shell: AWACAgent) -> int:
@@ -187,7 +203,7 @@ class FastAWAC:
                                      "exp_avg": moments["exp_avg"][i].clone().contiguous(),
                                      "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
             for group in ref_opt.param_groups:  # the rate the last step used, as the reference leaves it
-                group["lr"] = opt.param_groups[0]["lr"]
+                group["lr"] = float(opt.param_groups[0]["lr"])
         return shell
 
     def load_shells(self) -> None:
@@ -214,7 +230,11 @@ class FastAWAC:
         are the leading dims of each tensor that belong to one seed (``(2,)`` for both Q-nets of a seed)."""
         grads = torch.autograd.grad(loss, params)
         if self.grad_clip:
-            per_member_clip_(grads, [member_dims] * len(grads), self.S, self.grad_clip)
+            key = (member_dims, *(p.shape for p in params))
+            if key not in self._clippers:
+                self._clippers[key] = MemberGradClip([p.shape for p in params], [member_dims] * len(params),
+                                                     self.S, self.grad_clip, self.device, flat=self.flat_clip)
+            grads, _ = self._clippers[key](grads)
         for p, g in zip(params, grads):
             p.grad = g
         opt.step()
@@ -230,9 +250,31 @@ class FastAWAC:
         """Put the schedule's rate for this update into the actor's optimizer (before the step, as the
         reference does) and return it."""
         lr = self.current_lr()
-        for group in self.actor_opt.param_groups:
-            group["lr"] = lr
+        if self._lr_now is not None:
+            self._lr_now.fill_(lr)
+            if self._lr_step is not None:  # keep a graph's device counter in step with eager updates
+                self._lr_step.fill_(self.num_updates + 1)
         return lr
+
+    def _graph_actor_lr(self) -> float | torch.Tensor:
+        """``_set_actor_lr`` without the host: the rate is read from a table of the whole schedule at a
+        device-side update counter, which then advances (what a replayed graph can do)."""
+        if self._lr_now is None:
+            return self.base_lr
+        if self._lr_table is None:
+            rates = [cosine_lr(self.base_lr, n, self.total_steps) for n in range(self.total_steps + 1)]
+            self._lr_table = torch.tensor(rates, dtype=torch.float32, device=self.device)
+            self._lr_step = torch.tensor([self.num_updates], dtype=torch.int64, device=self.device)
+        last = self._lr_table.shape[0] - 1  # the schedule stays at its end value past total_steps
+        self._lr_now.copy_(self._lr_table.index_select(0, self._lr_step.clamp(max=last)).squeeze(0))
+        self._lr_step.add_(1)
+        return self._lr_now
+
+    def _lr_log(self, lr: float | torch.Tensor) -> torch.Tensor:
+        """The logged ``Actor LR``: [S] copies of the rate this update used."""
+        if isinstance(lr, torch.Tensor):
+            return lr.repeat(self.S)
+        return torch.full((self.S,), lr, device=self.device)
 
     def current_lr(self) -> float:
         """The actor's rate for the next update: constant, or cosine decay over ``total_steps``."""
@@ -250,9 +292,12 @@ class FastAWAC:
         fn = self._compiled if self._compiled is not None else self._update
         log = fn(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
         self.num_updates += 1
+        return self._with_lr(log, lr)
+
+    def _with_lr(self, log: dict[str, torch.Tensor], lr: float | torch.Tensor) -> dict[str, torch.Tensor]:
         if self.lr_schedule != "constant":  # logged as (and in the column order) the reference logs it
             adv_mean = log.pop("Advantage Mean")
-            log["Actor LR"] = torch.full((self.S,), lr, device=self.device)
+            log["Actor LR"] = self._lr_log(lr)
             log["Advantage Mean"] = adv_mean
         return log
 
@@ -309,13 +354,9 @@ class FastAWAC:
         return [(batch_size, self.ac_dim), (batch_size, self.ac_dim)]
 
     def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``update`` with its noise given (drawn outside the graph): the part a CUDA graph replays."""
-        return self._update(ob, ac, re, next_ob, terminal, *noise)
-
-    def graph_unsupported_reason(self) -> str | None:
-        if self.lr_schedule != "constant":  # a captured Adam step keeps the rate it was captured with
-            return "the cosine actor lr changes every step; CUDA graphs need --actor-lr-schedule constant"
-        return None
+        """``update`` with its noise given and the rate set on the device: the part a CUDA graph replays."""
+        lr = self._graph_actor_lr()
+        return self._with_lr(self._update(ob, ac, re, next_ob, terminal, *noise), lr)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self._opt(which) for which in self.OPT_GROUPS]

@@ -64,21 +64,51 @@ def diag_gaussian_log_prob(action: torch.Tensor, mean: torch.Tensor, std: torch.
     return -0.5 * (k * LOG_2PI + z.pow(2).sum(-1)) - std.log().sum(-1)
 
 
-def per_member_clip_(grads_by_param: Sequence[torch.Tensor], member_dims: Sequence[tuple[int, ...]],
-                     n_members: int, max_norm: float) -> torch.Tensor:
-    """``nn.utils.clip_grad_norm_`` for each member separately, in place; returns the [S] total norms.
+class MemberGradClip:
+    """``nn.utils.clip_grad_norm_`` for each member separately.
 
-    ``grads_by_param[i]`` is viewed as ``member_dims[i] + (n_members, -1)``: the leading groups (e.g. the
-    two Q-nets of a seed, stacked as [2, S, ...]) belong to the same member and count towards its norm.
-    As in ``clip_grad_norm_``: per-tensor norms, their norm, coefficient max_norm / (norm + 1e-6)
-    clamped at 1, every gradient multiplied by it.
+    ``shapes[i]`` is a stacked tensor's shape, viewed as ``member_dims[i] + (n_members, -1)``: the leading
+    groups (e.g. the two Q-nets of a seed, stacked as [2, S, ...]) belong to the same member and count
+    towards its norm. As in ``clip_grad_norm_``: coefficient max_norm / (norm + 1e-6) clamped at 1.
+    Two layouts of the same arithmetic: per tensor (a norm and a scale per tensor, no copies: the
+    cheaper on a CPU), or ``flat`` (one copy of all gradients, each member's norm as one matrix-vector
+    product with a 0/1 ownership matrix, one scale: a fixed handful of kernels however many tensors,
+    which is what a GPU step pays for). The norms agree with ``clip_grad_norm_``'s up to rounding.
     """
-    norms = []
-    for g, lead in zip(grads_by_param, member_dims):
-        v = g.view(*lead, n_members, -1)
-        norms.append(torch.linalg.vector_norm(v, 2, dim=-1).reshape(-1, n_members))
-    total = torch.linalg.vector_norm(torch.cat(norms, 0), 2, dim=0)  # [S]
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g, lead in zip(grads_by_param, member_dims):
-        g.view(*lead, n_members, -1).mul_(coef.view(*([1] * len(lead)), n_members, 1))
-    return total
+
+    def __init__(self, shapes: Sequence[torch.Size], member_dims: Sequence[tuple[int, ...]], n_members: int,
+                 max_norm: float, device: torch.device | str, flat: bool = False) -> None:
+        self.shapes = [torch.Size(s) for s in shapes]
+        self.member_dims, self.n_members, self.max_norm, self.flat = list(member_dims), n_members, max_norm, flat
+        if flat:
+            owners = []
+            for shape, lead in zip(self.shapes, self.member_dims):
+                groups = math.prod(lead)
+                owners.append(torch.arange(n_members).repeat_interleave(shape.numel() // (groups * n_members))
+                              .repeat(groups))
+            owner = torch.cat(owners)
+            self.owner = owner.to(device)  # [P]: the member each flat gradient entry belongs to
+            self.ownership = torch.nn.functional.one_hot(owner, n_members).t().float().contiguous().to(device)
+
+    def _coef(self, norms: torch.Tensor) -> torch.Tensor:
+        return (self.max_norm / (norms + 1e-6)).clamp_(max=1.0)
+
+    def __call__(self, grads: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The clipped gradients (new tensors; ``grads`` is left as it is) and the [n_members] norms."""
+        M = self.n_members
+        if self.flat:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            norms = torch.mv(self.ownership, flat * flat).sqrt_()
+            flat.mul_(self._coef(norms).index_select(0, self.owner))
+            out, start = [], 0
+            for shape in self.shapes:
+                out.append(flat[start:start + shape.numel()].view(shape))
+                start += shape.numel()
+            return out, norms
+        views = [g.reshape(*lead, M, -1) for g, lead in zip(grads, self.member_dims)]
+        per_tensor = [torch.linalg.vector_norm(v, 2, dim=-1).reshape(-1, M) for v in views]
+        norms = torch.linalg.vector_norm(torch.cat(per_tensor, 0), 2, dim=0)  # [M]
+        coef = self._coef(norms)
+        out = [(v * coef.view(*([1] * len(lead)), M, 1)).view(g.shape)
+               for v, g, lead in zip(views, grads, self.member_dims)]
+        return out, norms

@@ -57,6 +57,8 @@ class FastIQL(FastAWAC):
         self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
         self.expectile, self.beta, self.max_weight = config.expectile, config.temperature, config.max_weight
         self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
+        self._clippers = {}
+        self.flat_clip = self.device.type == "cuda"
         self._load_from_shells()
         self._compiled = None
 
@@ -78,6 +80,7 @@ class FastIQL(FastAWAC):
             raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
         self.num_updates = updates.pop()  # the cosine schedule's position (MLPPolicyIQL.num_updates)
         self._load_opt_state_from_shells()
+        self._init_actor_lr()
 
     @staticmethod
     def _shell_updates(shell: IQLAgent) -> int:
@@ -124,7 +127,7 @@ class FastIQL(FastAWAC):
         fn = self._compiled if self._compiled is not None else self._update
         log = fn(ob, ac, re, next_ob, terminal)
         self.num_updates += 1
-        log["Actor LR"] = torch.full((self.S,), lr, device=self.device)
+        log["Actor LR"] = self._lr_log(lr)
         return {key: log[key] for key in LOG_KEYS}
 
     def _v_all(self, obs: torch.Tensor) -> torch.Tensor:
@@ -171,7 +174,8 @@ class FastIQL(FastAWAC):
         return []  # IQL's update draws no random numbers
 
     def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        lr = self._graph_actor_lr()
         log = self._update(ob, ac, re, next_ob, terminal)
-        log["Actor LR"] = torch.full((self.S,), self.base_lr, device=self.device)
+        log["Actor LR"] = self._lr_log(lr)
         return {key: log[key] for key in LOG_KEYS}
 

@@ -104,9 +104,10 @@ class MultiSeedTrainer:
                                        purge_step=self.step if self.step else None))
         self.graph: GraphedStep | None = None
         if config.fast_cuda_graph:
-            reason = graph_unavailable_reason(self.agent, self.device)
+            reason = graph_unavailable_reason(self.device)
             if reason is None:
-                self.graph = GraphedStep(self.agent, self.sampler, config.batch_size, self.loss_sums)
+                self.graph = GraphedStep(self.agent, self.sampler, config.batch_size, self.loss_sums,
+                                         steps_per_replay=config.fast_graph_steps)
             elif self.device.type == "cuda":  # on a CPU there is nothing to say
                 print(f"no CUDA graph: {reason}; using the eager fast path")
         use_compile = config.fast_compile if compile_update is None else compile_update
@@ -126,15 +127,17 @@ class MultiSeedTrainer:
         try:
             while self.step < cfg.total_steps:
                 if self.graph is not None:  # the graph keeps the running sums itself
-                    self.graph.step()
+                    n = min(self.graph.steps_per_replay, self._steps_to_next_event())
+                    self.graph.advance(n)
                     self.loss_sums = self.graph.sums
                 else:
+                    n = 1
                     info = self.agent.update(*self.sampler.sample(cfg.batch_size))
                     for key, value in info.items():  # stays on the device until the logging interval
                         self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
-                self.loss_count += 1
-                self.step += 1
-                bar.update(1)
+                self.loss_count += n
+                self.step += n
+                bar.update(n)
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
@@ -153,6 +156,12 @@ class MultiSeedTrainer:
             for logger in self.loggers:
                 logger.close()
         return [logger.rows for logger in self.loggers]
+
+    def _steps_to_next_event(self) -> int:
+        """Steps until the next evaluation, checkpoint or the end (so a multi-step graph never runs past one)."""
+        cfg = self.config
+        nxt = min(cfg.total_steps, *((self.step // k + 1) * k for k in (cfg.eval_interval, cfg.checkpoint_interval)))
+        return nxt - self.step
 
     def _log_interval(self, steps_per_second: float) -> list[dict]:
         """One row per seed: mean losses over the interval (one host copy), evaluation, timing."""

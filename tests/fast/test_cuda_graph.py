@@ -1,4 +1,7 @@
-"""The CUDA-graph step (``--fast-cuda-graph``): same numbers as the eager fast path; clean fallback on the CPU."""
+"""The CUDA-graph steps (``--fast-cuda-graph``): same numbers as the eager fast path; clean fallback on the CPU.
+
+The step's own logic (in-graph draws, the device-side schedule, multi-step chunks) is also checked on the
+CPU with ``capture=False``, which runs the code a graph would record."""
 
 import pytest
 import torch
@@ -11,6 +14,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.rl_trainer import TrainingError
+from cs224r.infrastructure.schedules import cosine_lr
 from tests.fast.test_fast_awac import AC, OB, _config, _dataset
 from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
 from tests.fast.test_multi_seed_trainer import _config as _trainer_config
@@ -21,7 +25,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA grap
 def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
     fast = FastAWAC([1], OB, AC, _config(), device="cpu")
     sampler = MultiSeedSampler(_dataset(), "cpu", [1])
-    assert "CUDA" in graph_unavailable_reason(fast, torch.device("cpu"))
+    assert "CUDA" in graph_unavailable_reason(torch.device("cpu"))
     with pytest.raises(RuntimeError, match="CUDA graphs need a CUDA device"):
         GraphedStep(fast, sampler, 16)
     trainer = MultiSeedTrainer(_trainer_config(tmp_path, total_steps=10), [3])  # on by default
@@ -31,33 +35,35 @@ def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
     assert len(_read(tmp_path / "t" / "seed3" / "metrics.csv")) == 1
 
 
-def test_iql_cosine_schedule_is_refused_with_a_reason():
-    cfg = IQLConfig(actor_lr_schedule="cosine", actor_size=16, critic_size=16, total_steps=100)
-    fast = FastIQL([1], OB, AC, cfg, device="cpu")
-    assert "constant" in fast.graph_unsupported_reason()
-    cfg = IQLConfig(actor_lr_schedule="constant", actor_size=16, critic_size=16)
-    assert FastIQL([1], OB, AC, cfg, device="cpu").graph_unsupported_reason() is None
+IQL_COSINE = IQLConfig(actor_lr_schedule="cosine", total_steps=10, actor_n_layers=2, actor_size=32,
+                       critic_n_layers=2, critic_size=32, batch_size=64)  # the schedule ends mid-test
+CHUNKS = (1, 4, 1, 1, 4, 3, 4)  # advance() calls: 18 steps, 3 eager, then both graphs, past total_steps
 
 
-def _eager_vs_graph(fast_cls, cfg, steps=12):
-    data, seeds, dev = _dataset(), [1, 2, 7], torch.device("cuda")
+def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=None):
+    data, seeds = _dataset(), [1, 2, 7]
+    steps = sum(chunks)
     runs = []
     for graphed in (False, True):
         fast = fast_cls(seeds, OB, AC, cfg, device=dev)
         sampler = MultiSeedSampler(data, dev, seeds)
         sums: dict[str, torch.Tensor] = {}
         if graphed:
-            step = GraphedStep(fast, sampler, cfg.batch_size, warmup=3)
-            for _ in range(steps):
-                step.step()
+            step = GraphedStep(fast, sampler, cfg.batch_size, warmup=3, steps_per_replay=max(chunks), capture=capture,
+                               rng_in_graph=rng_in_graph)
+            for n in chunks:
+                step.advance(n)
             sums = step.sums
-            assert step.graph is not None and step.eager_steps == 3  # later steps were replays
+            assert step.eager_steps == 3 and fast.num_updates == steps
+            if capture:  # later steps were replays of both graphs
+                assert set(step.graphs) == ({1, max(chunks)} if step.rng_in_graph else {1})
         else:
             for _ in range(steps):
                 for key, value in fast.update(*sampler.sample(cfg.batch_size)).items():
                     sums[key] = sums[key] + value if key in sums else value
         runs.append((fast, {k: v.clone() for k, v in sums.items()}))
     (eager, eager_sums), (graph, graph_sums) = runs
+    assert list(graph_sums) == list(eager_sums)  # the same columns, in the same order
     for key in eager_sums:
         torch.testing.assert_close(graph_sums[key], eager_sums[key], rtol=1e-5, atol=1e-6, msg=key)
     for s in range(len(seeds)):
@@ -71,18 +77,33 @@ def _eager_vs_graph(fast_cls, cfg, steps=12):
     return eager_sums
 
 
-@needs_cuda
-def test_graphed_awac_steps_equal_eager_steps():
-    sums = _eager_vs_graph(FastAWAC, _config(grad_clip=0.5))
+def test_uncaptured_graph_step_equals_eager_steps_on_cpu():
+    sums = _eager_vs_graph(FastAWAC, _config(grad_clip=0.5), torch.device("cpu"), capture=False)
     assert set(sums) == set(LOG_KEYS)
     assert not torch.equal(sums["Critic Loss"][0], sums["Critic Loss"][1])  # the seeds differ
 
 
+def test_uncaptured_graph_step_follows_the_cosine_schedule_on_cpu():
+    sums = _eager_vs_graph(FastIQL, IQL_COSINE, torch.device("cpu"), capture=False)
+    # the rate read from the device table: the mean of the schedule over 18 steps (0 after step 10)
+    expected = sum(cosine_lr(IQL_COSINE.actor_lr, n, 10) for n in range(18))
+    torch.testing.assert_close(sums["Actor LR"], torch.full((3,), expected), rtol=1e-6, atol=0)
+
+
 @needs_cuda
-def test_graphed_iql_steps_equal_eager_steps():
-    cfg = IQLConfig(actor_lr_schedule="constant", actor_n_layers=2, actor_size=32, critic_n_layers=2,
-                    critic_size=32, batch_size=64)
-    _eager_vs_graph(FastIQL, cfg)
+def test_graphed_awac_steps_equal_eager_steps():
+    _eager_vs_graph(FastAWAC, _config(grad_clip=0.5), torch.device("cuda"), capture=True)
+
+
+@needs_cuda
+def test_graphed_awac_steps_with_draws_outside_the_graph():
+    _eager_vs_graph(FastAWAC, _config(grad_clip=0.5), torch.device("cuda"), capture=True, chunks=(1,) * 8,
+                    rng_in_graph=False)
+
+
+@needs_cuda
+def test_graphed_iql_cosine_steps_equal_eager_steps():
+    _eager_vs_graph(FastIQL, IQL_COSINE, torch.device("cuda"), capture=True)
 
 
 @needs_cuda
@@ -90,11 +111,10 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
     try:
         seeds = [3, 5]
         MultiSeedTrainer(_trainer_config(tmp_path / "eager", device="cuda", fast_cuda_graph=False), seeds).run()
-        cfg = _trainer_config(tmp_path / "graph", device="cuda", fast_cuda_graph=True, total_steps=20,
-                              checkpoint_interval=5, eval_interval=10)
-        MultiSeedTrainer(cfg, seeds).run()
-        MultiSeedTrainer(_trainer_config(tmp_path / "graph", device="cuda", fast_cuda_graph=True,
-                                         checkpoint_interval=5, eval_interval=10, resume=True), seeds).run()
+        graph = {"device": "cuda", "fast_cuda_graph": True, "fast_graph_steps": 4, "checkpoint_interval": 5,
+                 "eval_interval": 10}  # chunks of 4 and single steps up to each checkpoint
+        MultiSeedTrainer(_trainer_config(tmp_path / "graph", total_steps=20, **graph), seeds).run()
+        MultiSeedTrainer(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds).run()
         for seed in seeds:
             _assert_rows_close(_read(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
                                _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))

@@ -8,7 +8,7 @@ from torch import distributions, nn
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.data.dataset import Dataset
 from cs224r.fast.awac import LOG_KEYS, FastAWAC
-from cs224r.fast.ensemble import diag_gaussian_log_prob, mlp_forward, per_member_clip_, stack_mlps
+from cs224r.fast.ensemble import MemberGradClip, diag_gaussian_log_prob, mlp_forward, stack_mlps
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
@@ -87,6 +87,19 @@ def test_three_seeds_each_match_their_own_reference_run(device):
     assert fast_logs[-1]["Critic Loss"][0] != fast_logs[-1]["Critic Loss"][1]  # seeds differ
 
 
+def test_flat_clipping_layout_matches_reference():
+    """The GPU's clipping layout (one flat gradient buffer), run on the CPU, with clipping active."""
+    cfg, data, seeds = _config(grad_clip=0.05), _dataset(), [1, 2, 3]
+    fast = FastAWAC(seeds, OB, AC, cfg, device="cpu")
+    fast.flat_clip = True
+    sampler = MultiSeedSampler(data, "cpu", seeds)
+    fast_logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(8)]
+    assert {len(c.shapes) for c in fast._clippers.values()} == {6, 7} and all(c.flat for c in fast._clippers.values())
+    for s, seed in enumerate(seeds):
+        ref, ref_logs = _reference_run(seed, cfg, data, 8)
+        _assert_seed_matches(fast, s, ref, fast_logs, ref_logs)
+
+
 def test_sampler_indices_equal_replay_buffer_draws():
     data = _dataset()
     sampler = MultiSeedSampler(data, "cpu", [3, 5])
@@ -129,28 +142,31 @@ def test_closed_form_log_prob_equals_multivariate_normal():
     assert float(one) == pytest.approx(-0.5 * np.log(2 * np.pi))
 
 
-def test_per_seed_clipping_equals_clip_grad_norm():
+@pytest.mark.parametrize("flat", [False, True])
+def test_per_seed_clipping_equals_clip_grad_norm(flat):
     torch.manual_seed(0)
     S = 3
     nets = [[nn.Linear(4, 5), nn.Linear(5, 2)] for _ in range(2 * S)]  # two nets per seed: [net, seed]
-    grads = {id(p): torch.randn_like(p) * (3.0 if i % 3 == 0 else 0.01) for net in nets for m in net
-             for i, p in enumerate(m.parameters())}
+    # seed 0's gradients are small (left as they are), the others' large (scaled down)
+    grads = {id(p): torch.randn_like(p) * (0.01 if n % S == 0 else 3.0) for n, net in enumerate(nets)
+             for m in net for p in m.parameters()}
     stacked = []
     for layer in range(2):
         for kind in ("weight", "bias"):
             stacked.append(torch.stack([grads[id(getattr(net[layer], kind))].t() if kind == "weight"
                                         else grads[id(net[layer].bias)][None] for net in nets]).clone())
-    per_member_clip_(stacked, [(2,)] * len(stacked), S, max_norm=1.0)
+    clipped, norms = MemberGradClip([g.shape for g in stacked], [(2,)] * len(stacked), S, 1.0, "cpu", flat)(stacked)
+    assert float(norms.max()) > 1.0 > float(norms.min())  # some seeds are clipped, some are not
     for s in range(S):
         params = [p for net in (nets[s], nets[S + s]) for m in net for p in m.parameters()]
         for p in params:
             p.grad = grads[id(p)].clone()
-        nn.utils.clip_grad_norm_(params, 1.0)
+        torch.testing.assert_close(norms[s], nn.utils.clip_grad_norm_(params, 1.0))
         for net_idx, net in ((0, nets[s]), (1, nets[S + s])):
             m = net_idx * S + s
             for layer in range(2):
-                torch.testing.assert_close(stacked[2 * layer][m].t(), net[layer].weight.grad)
-                torch.testing.assert_close(stacked[2 * layer + 1][m, 0], net[layer].bias.grad)
+                torch.testing.assert_close(clipped[2 * layer][m].t(), net[layer].weight.grad)
+                torch.testing.assert_close(clipped[2 * layer + 1][m, 0], net[layer].bias.grad)
 
 
 def test_stacked_forward_equals_each_mlp():
@@ -198,4 +214,3 @@ def test_cosine_actor_schedule_matches_reference(device):
         assert [float(f["Actor LR"][s]) for f in fast_logs] == pytest.approx([r["Actor LR"] for r in ref_logs])
         assert fast.sync_shell(s).actor_lr.num_updates == ref.actor_lr.num_updates == 12
     assert float(fast_logs[-1]["Actor LR"][0]) < 0.1 * float(fast_logs[0]["Actor LR"][0])  # it decayed
-    assert "constant" in fast.graph_unsupported_reason()
