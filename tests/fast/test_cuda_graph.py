@@ -106,6 +106,23 @@ def test_graphed_iql_cosine_steps_equal_eager_steps():
     _eager_vs_graph(FastIQL, IQL_COSINE, torch.device("cuda"), capture=True)
 
 
+def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
+    """The trainer's chunked loop (4 steps per call, cut at each checkpoint and evaluation), run uncaptured."""
+    seeds, kw = [3, 5], {"total_steps": 23, "checkpoint_interval": 5, "eval_interval": 10}
+    MultiSeedTrainer(_trainer_config(tmp_path / "eager", **kw), seeds).run()
+    trainer = MultiSeedTrainer(_trainer_config(tmp_path / "chunks", **kw), seeds)
+    trainer.graph = GraphedStep(trainer.agent, trainer.sampler, trainer.config.batch_size, trainer.loss_sums,
+                                steps_per_replay=4, capture=False)
+    calls = []
+    advance = trainer.graph.advance
+    trainer.graph.advance = lambda n: (calls.append(n), advance(n))
+    trainer.run()
+    assert calls == [4, 1, 4, 1, 4, 1, 4, 1, 3]  # never past a checkpoint (5, 10, 15, 20) or the end (23)
+    for seed in seeds:
+        _assert_rows_close(_read(tmp_path / "chunks" / "t" / f"seed{seed}" / "metrics.csv"),
+                           _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
 @needs_cuda
 def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
     try:
