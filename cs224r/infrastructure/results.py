@@ -299,8 +299,8 @@ def plot_curves(groups: dict[tuple[str, str], list[SeedRun]], out_dir: str | Pat
                 values = np.stack([get(r) for r in group])
                 mean, std = values.mean(axis=0), values.std(axis=0)
                 steps = group[0].steps
-                label = f"{_algo_label(algo)} ({len(group)} seeds)"
-                line, = ax.plot(steps, mean, marker="o", markersize=4, label=label)  # a 1-point curve shows
+                legend = f"{_algo_label(algo)} ({len(group)} seeds)"
+                line, = ax.plot(steps, mean, marker="o", markersize=4, label=legend)  # a 1-point curve shows
                 ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
             ax.set_xlabel("gradient steps")
             ax.set_ylabel(label)

@@ -181,3 +181,25 @@ def test_make_tables_script(fake_runs, tmp_path, capsys):
     assert "| AWAC | 0.700 ± 0.163 |" in capsys.readouterr().out
     assert module.main([str(vol), "--seeds", "1", "2", "3", "4", "--out", str(tmp_path / "o")]) == 2
     assert "seed 4 missing" in capsys.readouterr().err
+
+
+def test_curve_axes_name_the_metric_and_the_legend_names_the_algorithm(fake_runs, tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    ylabels, legends = [], []
+    set_ylabel, plot = Axes.set_ylabel, Axes.plot
+
+    def record_ylabel(ax, text, *args, **kwargs):
+        ylabels.append(text)
+        return set_ylabel(ax, text, *args, **kwargs)
+
+    def record_plot(ax, *args, **kwargs):
+        legends.append(kwargs.get("label"))
+        return plot(ax, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_ylabel", record_ylabel)
+    monkeypatch.setattr(Axes, "plot", record_plot)
+    make_report(list(fake_runs), tmp_path / "out")
+    # medium-diverse (AWAC only), then umaze (AWAC with success, IQL without): return and success panels each
+    assert ylabels == ["Eval_AverageReturn", "Eval_SuccessRate"] * 2
+    assert legends == ["AWAC (3 seeds)", "AWAC (3 seeds)", "AWAC (3 seeds)", "IQL (3 seeds)", "AWAC (3 seeds)"]
