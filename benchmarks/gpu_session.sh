@@ -9,8 +9,8 @@
 # The dataset goes to $CS224R_DATA (default runs/gpu_data in the checkout, which a warm device machine keeps
 # between calls), so a train call right after a check call starts training at once. The sweep stops
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
-# Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_awac.py flags),
-# ALGO (awac | iql, for the sweep), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
+# Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
+# ALGO (awac | iql, for the sweep), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
 # default tests/fast), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
 # A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
 set -u
@@ -28,23 +28,25 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
 fi
 DEVICE=${DEVICE:-cuda}
 ALGO=${ALGO:-awac}
+ENV=${ENV:-antmaze-umaze-v0}
+EXP=${ALGO}_$(echo "${ENV#antmaze-}" | sed 's/-v[0-9]*$//; s/-/_/g')_gpu  # awac_umaze_gpu, iql_medium_diverse_gpu
 export CS224R_DATA=${CS224R_DATA:-$PWD/runs/gpu_data} CS224R_SIM_THREADS=${SIM_THREADS:-12}
 RUNS=${RUNS:-$PWD/runs/gpu_runs}
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; nproc
   python3 -c "import torch, mujoco; print('torch', torch.__version__, 'mujoco', mujoco.__version__,
   torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee -a "$OUT/gpu.txt"
 
-# the generated umaze dataset, in the background (deterministic: the same file as on any machine's run)
+# the generated dataset, in the background (deterministic: the same file as on any machine's run)
 DATASET_ARGS=()
-DATA_FILE=$CS224R_DATA/antmaze-umaze-v0.hdf5
+DATA_FILE=$CS224R_DATA/$ENV.hdf5
 if [ -n "${GEN_TRANSITIONS:-}" ]; then
-    DATA_FILE=$CS224R_DATA/umaze-$GEN_TRANSITIONS.hdf5
+    DATA_FILE=$CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5
     DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$DATA_FILE")
     TRAIN_ARGS="${TRAIN_ARGS:-} --dataset $DATA_FILE"
 fi
 GEN=
 if [ ! -f "$DATA_FILE" ]; then
-    ( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name antmaze-umaze-v0 \
+    ( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name "$ENV" \
           "${DATASET_ARGS[@]}" >>"$OUT/generate.log" 2>&1
       echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
     GEN=$!
@@ -72,16 +74,16 @@ fi
 GRAPH=--fast-cuda-graph
 [ "$TESTS_RC" = 0 ] || GRAPH=--no-fast-cuda-graph  # a failing test: measure the eager fast path instead
 run() {
-    timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name antmaze-umaze-v0 --seeds 1 2 3 --fast $2 \
+    timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name "$ENV" --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - 20)) s left"
-run $(($(left) - 20)) "$GRAPH" "${ALGO}_umaze_gpu"
+run $(($(left) - 20)) "$GRAPH" "$EXP"
 RC=$?
 if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ "$GRAPH" = --fast-cuda-graph ] && [ "$(left)" -gt 80 ]; then
     echo "graph run failed (rc=$RC); eager fast path for the time left"
-    run $(($(left) - 20)) --no-fast-cuda-graph "${ALGO}_umaze_gpu_eager"
+    run $(($(left) - 20)) --no-fast-cuda-graph "${EXP}_eager"
     RC=$?
 fi
 echo "training rc=$RC at $(($(date +%s) - T0)) s"
