@@ -301,9 +301,13 @@ def plot_curves(groups: dict[tuple[str, str], list[SeedRun]], out_dir: str | Pat
                 steps = group[0].steps
                 legend = f"{_algo_label(algo)} ({len(group)} seeds)"
                 line, = ax.plot(steps, mean, marker="o", markersize=4, label=legend)  # a 1-point curve shows
-                ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+                lo, hi = mean - std, mean + std
+                if label == SUCCESS_COL:  # a rate's band stays within [0, 1]
+                    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+                ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
             ax.set_xlabel("gradient steps")
             ax.set_ylabel(label)
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # -999.7 reads as it is, not as 0.3 - 1e3
             ax.grid(alpha=0.3)
             ax.legend()
         fig.suptitle(f"{env}: mean ± std over seeds")
