@@ -112,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
                 fast_g, sampler_g = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
                 graphed = GraphedStep(fast_g, sampler_g, cfg.batch_size, steps_per_replay=k)
                 runners[f"fast S={S} cuda-graph x{k}"] = (S, lambda g=graphed, k=k: g.advance(k), k)
+            if args.compile:  # the compiled update's kernels, replayed as a graph
+                fast_gc = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device)
+                if fast_gc.enable_compile():
+                    k = args.graph_steps
+                    graphed = GraphedStep(fast_gc, MultiSeedSampler(data, device, seeds), cfg.batch_size,
+                                          steps_per_replay=k)
+                    runners[f"fast S={S} compiled graph x{k}"] = (S, lambda g=graphed, k=k: g.advance(k), k)
         if args.compile:
             fast_c, sampler_c = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
             if fast_c.enable_compile():

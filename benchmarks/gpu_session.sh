@@ -11,7 +11,7 @@
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
 # ALGO (awac | iql, for the sweep), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
-# default tests/fast), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
+# default tests/fast), BENCH_COMPILE (non-empty: also time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
 # A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
 set -u
 T0=$(date +%s)
@@ -59,8 +59,9 @@ if [ "$PHASE" != train ]; then
     echo "tests rc=$TESTS_RC at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests.log"
     if [ "${BENCH_STEPS:-200}" != 0 ]; then
         for algo in awac iql; do
-            timeout 120 python3 benchmarks/bench_train.py --algo $algo --device "$DEVICE" --rounds 3 \
-                --steps "${BENCH_STEPS:-200}" --no-profile 2>&1 | tee "$OUT/bench_$algo.txt"
+            timeout $([ -n "${BENCH_COMPILE:-}" ] && echo 360 || echo 120) python3 benchmarks/bench_train.py \
+                --algo $algo --device "$DEVICE" --rounds 3 --steps "${BENCH_STEPS:-200}" --no-profile \
+                ${BENCH_COMPILE:+--compile} 2>&1 | tee "$OUT/bench_$algo.txt"
         done
     fi
 fi

@@ -354,9 +354,11 @@ class FastAWAC:
         return [(batch_size, self.ac_dim), (batch_size, self.ac_dim)]
 
     def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``update`` with its noise given and the rate set on the device: the part a CUDA graph replays."""
+        """``update`` with its noise given and the rate set on the device: the part a CUDA graph replays
+        (the compiled update's kernels, after ``enable_compile``)."""
         lr = self._graph_actor_lr()
-        return self._with_lr(self._update(ob, ac, re, next_ob, terminal, *noise), lr)
+        fn = self._compiled if self._compiled is not None else self._update
+        return self._with_lr(fn(ob, ac, re, next_ob, terminal, *noise), lr)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self._opt(which) for which in self.OPT_GROUPS]

@@ -175,7 +175,8 @@ class FastIQL(FastAWAC):
 
     def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         lr = self._graph_actor_lr()
-        log = self._update(ob, ac, re, next_ob, terminal)
+        fn = self._compiled if self._compiled is not None else self._update
+        log = fn(ob, ac, re, next_ob, terminal)
         log["Actor LR"] = self._lr_log(lr)
         return {key: log[key] for key in LOG_KEYS}
 
