@@ -32,7 +32,7 @@ class TrainConfig:
     wandb_project: str = "cs224r-hw3"
     progress: bool = True  # tqdm bar
     fast_compile: bool = False  # --fast only: torch.compile the multi-seed update (helps on a GPU; docs/performance.md)
-    fast_cuda_graph: bool = True  # --fast on a GPU: replay each whole step as one CUDA graph (no effect on a CPU)
+    fast_cuda_graph: bool = True  # --fast on a GPU: replay the training steps as CUDA graphs (no effect on a CPU)
     fast_graph_steps: int = 10  # --fast-cuda-graph: steps captured back to back in one replay (1 = one per replay)
     plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
     action_clip: float = 0.0  # clip continuous dataset actions to +-this before training; 0 = leave them
