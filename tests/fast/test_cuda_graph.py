@@ -123,6 +123,11 @@ def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
                            _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
+def test_graph_steps_below_one_is_a_clear_error(tmp_path):
+    with pytest.raises(TrainingError, match="--fast-graph-steps must be at least 1, got 0"):
+        MultiSeedTrainer(_trainer_config(tmp_path, fast_graph_steps=0), [3])
+
+
 @needs_cuda
 def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
     try:
