@@ -1,9 +1,13 @@
 """Batched D4RL-style AntMaze data generation: planner-steered controller, noisy actions, D4RL layout.
 
 Rows are episode-contiguous (each parallel walker's stream is written one after the other). Stored
-rewards use D4RL's sparse convention (1 within 0.5 m of the current goal, else 0; the loader shifts them
-by -1); ``terminals`` is 1 on the step that reaches the goal (the env's episode ends there) and
-``timeouts`` is 1 where an episode is cut at the env's limit or where a walker's stream ends.
+rewards use D4RL's sparse convention (1 within 0.5 m of the goal, else 0; the loader shifts them by -1)
+and ``terminals`` is 1 on those steps. The goal is the task's: where the ants were steered to goals in
+other cells (the diverse and play recipes), rewards and terminals are relabeled afterwards to one fixed
+evaluation goal, as D4RL relabeled its AntMaze files (``scripts/generation/relabel_antmaze_rewards.py``
+there); in umaze every episode's goal is drawn in the evaluation cell, as the evaluation draws it, and
+the episode ends there. ``timeouts`` is 1 where an episode is cut at the env's limit or where a walker's
+stream ends.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 
 from cs224r.data.dataset import Dataset
 from cs224r.envs.antmaze.env import GOAL_RADIUS, ant_obs, sample_goal_xy
-from cs224r.envs.antmaze.maps import get_maze
+from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL, get_maze
 from cs224r.envs.antmaze.model import load_model
 from cs224r.envs.antmaze.sim import BatchedSim, reset_states
 from cs224r.generation.controller import Controller, load_controller
@@ -32,6 +36,11 @@ def _start_xy(maze, cells: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """D4RL's multi-start location: the cell centre plus U(0, 0.5) * 0.5 * scaling on each axis, floored at 0."""
     xy = maze.cell_to_xy(cells) + rng.uniform(0, 0.5, (len(cells), 2)) * 0.5 * maze.scaling
     return np.maximum(xy, 0.0)
+
+
+def reached_goal(next_xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
+    """D4RL's sparse reward (and terminal) of each row: the next torso (x, y) within 0.5 m of the goal."""
+    return np.linalg.norm(next_xy - goal_xy, axis=-1) <= GOAL_RADIUS
 
 
 class _Walkers:
@@ -109,7 +118,7 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
         sim.step(act)
         walkers.t += 1
         o2[t] = ant_obs(sim.qpos, sim.qvel)
-        reached = np.linalg.norm(sim.qpos[:, :2] - walkers.goal, axis=1) <= GOAL_RADIUS
+        reached = reached_goal(sim.qpos[:, :2], walkers.goal)
         r[t] = reached
         term[t] = reached
         tout[t] = (walkers.t >= recipe.max_episode_steps) & ~reached
@@ -121,6 +130,13 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
             walkers.t[reached] = 0  # a new episode (towards the new goal) starts here
     sim.close()
     torch.set_num_threads(threads)
+    eval_cell = EVAL_GOAL_CELL[recipe.maze]
+    reward_goal = None
+    if tuple(map(tuple, recipe.goal_cells)) != (eval_cell,):  # steered to other goals: relabel, as D4RL did
+        reward_goal = sample_goal_xy(walkers.maze, eval_cell, np.random.default_rng([seed, 1]), 1)[0]
+        term = reached_goal(o2[..., :2], reward_goal)
+        r = term.astype(np.float32)
+        tout &= ~term
     tout[-1] |= ~term[-1]  # each walker's stream ends: cut its last episode
     # walker-major order: each walker's rows in time order, so episodes are contiguous
     def flat(x):
@@ -134,6 +150,8 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
         metadata={
             "source": "generated locally by cs224r.generation (not the official D4RL file)",
             "env_name": env_name, "flavour": "d4rl", "reward_type": "sparse", "recipe": recipe.describe(),
+            "reward_goal": ("each episode's goal (in the evaluation cell)" if reward_goal is None else
+                            [round(float(v), 6) for v in reward_goal]),
             "controller_checksum": controller.checksum, "seed": seed, "num_walkers": n,
             "package_version": getattr(cs224r, "__version__", "unknown"), "generation_seconds": round(elapsed, 1),
         },

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from cs224r.data.d4rl_hdf5 import read_d4rl_hdf5, write_d4rl_hdf5
+from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL, get_maze
 from cs224r.generation.controller import Controller, ControllerNet
-from cs224r.generation.generator import generate
+from cs224r.generation.generator import generate, reached_goal
 from cs224r.generation.recipes import RECIPES, get_recipe
 from cs224r.generation.report import summarize, write_report
 
@@ -29,7 +30,11 @@ def test_rows_and_episode_semantics(small):
     assert len(d) == 1200 and d.observations.shape == (1200, 29) and d.actions.shape == (1200, 8)
     assert np.all(np.abs(d.actions) <= 1.0)
     assert set(np.unique(d.rewards)) <= {0.0, 1.0}
-    np.testing.assert_array_equal(d.terminals, d.rewards)  # the goal step ends its episode
+    np.testing.assert_array_equal(d.terminals, d.rewards)  # reaching the goal is terminal
+    # diverse: rewards are relabeled to one fixed evaluation goal (D4RL's relabel step), not the steered goals
+    goal = np.array(d.metadata["reward_goal"])
+    assert goal.shape == (2,)
+    np.testing.assert_array_equal(d.rewards, reached_goal(d.next_observations[:, :2], goal).astype(np.float32))
     assert d.timeouts[-1] == 1 or d.terminals[-1] == 1
     ends = (d.terminals + d.timeouts) > 0
     # inside an episode the next row starts where this one ended (episode-contiguous rows)
@@ -39,6 +44,23 @@ def test_rows_and_episode_semantics(small):
     assert np.all(ends[149::150])
     assert d.metadata["flavour"] == "d4rl" and d.metadata["reward_type"] == "sparse"
     assert "not the official D4RL" in d.metadata["source"]
+
+
+def test_reached_goal_by_hand():
+    goal = np.array([4.0, 8.0])
+    xy = np.array([[4.0, 8.49], [4.5, 8.0], [4.0, 8.51], [0.0, 0.0]])  # 0.49, 0.5, 0.51 and far from the goal
+    np.testing.assert_array_equal(reached_goal(xy, goal), [True, True, False, False])
+
+
+def test_umaze_rewards_each_episode_goal_in_the_evaluation_cell():
+    d = generate("antmaze-umaze-v0", 600, seed=1, num_walkers=4, controller=_controller(), progress=False,
+                 nthread=2)
+    assert "each episode's goal" in d.metadata["reward_goal"]
+    goals = d.infos["goal"]
+    np.testing.assert_array_equal(d.rewards, reached_goal(d.next_observations[:, :2], goals).astype(np.float32))
+    # every goal lies in the evaluation cell: its centre plus D4RL's offsets U(0, 1) + U(0, 0.5) per axis
+    centre = get_maze("umaze").cell_to_xy(np.array(EVAL_GOAL_CELL["umaze"]))
+    assert np.all((goals >= centre - 1e-6) & (goals <= centre + 1.5 + 1e-6))
 
 
 def test_file_roundtrip_identical(small, tmp_path):
