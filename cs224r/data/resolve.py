@@ -58,6 +58,17 @@ def _read_path(path: Path, obs_dim: int | None, act_dim: int | None, env_name: s
     return read_d4rl_hdf5(path, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name)
 
 
+def stale_generated_file(metadata: dict) -> str | None:
+    """Why a file made by an older ``cs224r.generation`` must not be trained on (None when it is fine):
+    its diverse/play rewards were at each steered goal, not at the evaluation goal."""
+    recipe = str(metadata.get("recipe", ""))
+    generated = str(metadata.get("source", "")).startswith("generated locally")
+    if generated and recipe.startswith(("diverse", "play")) and "reward_goal" not in metadata:
+        return ("generated before rewards were relabeled to the evaluation goal (its rewards mark each "
+                "steered goal, which a goal-blind policy cannot use)")
+    return None
+
+
 def resolve_dataset(
     env_name: str,
     dataset_path: str | Path | None = None,
@@ -84,6 +95,10 @@ def resolve_dataset(
     def finish(data: Dataset, where: str) -> Dataset:
         if flavour is not None:
             check_flavour(data, flavour, env_name, where)
+        stale = stale_generated_file(data.metadata)
+        if stale is not None:
+            raise DatasetError(f"{where}: {stale}; make it again with "
+                               f"`{GENERATE_COMMAND.format(name=data.metadata.get('env_name', env_name))} --force`")
         data.metadata.setdefault("env_name", env_name)
         return data
 

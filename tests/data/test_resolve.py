@@ -88,3 +88,20 @@ def test_flavour_and_obs_dim_checked(dirs):
         resolve_dataset("toy-v0", flavour="gymnasium-robotics")
     with pytest.raises(DatasetError, match="expects 29"):
         resolve_dataset("toy-v0", obs_dim=29)
+
+
+def test_diverse_file_from_before_the_relabel_is_refused_with_the_command(dirs):
+    old = tiny(1.0)
+    old.metadata.update(source="generated locally by cs224r.generation (not the official D4RL file)",
+                        recipe="diverse: maze medium, 26 start cell(s)")
+    write_d4rl_hdf5(cache_path("toy-v0"), old)
+    with pytest.raises(DatasetError, match="relabeled to the evaluation goal.*generate_dataset.py --env-name toy-v0 "
+                                           "--force"):
+        resolve_dataset("toy-v0")
+    old.metadata["reward_goal"] = [20.5, 20.7]  # made by the current generator: fine
+    write_d4rl_hdf5(cache_path("toy-v0"), old)
+    assert resolve_dataset("toy-v0").metadata["reward_goal"] == [20.5, 20.7]
+    umaze = tiny(2.0)  # umaze files never needed the relabel
+    umaze.metadata.update(source="generated locally by cs224r.generation", recipe="umaze: maze umaze")
+    write_d4rl_hdf5(cache_path("toy-v0"), umaze)
+    assert resolve_dataset("toy-v0").observations[0, 0] == 2.0
