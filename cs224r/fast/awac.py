@@ -289,12 +289,16 @@ class FastAWAC:
         lr = self._set_actor_lr()
         eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: sample_next_action)
         eps_pi = self._noise((B, self.ac_dim))  # a_pi ~ pi(.|s) (reference: estimate_advantage)
-        fn = self._compiled if self._compiled is not None else self._update
-        log = fn(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
+        log = self._update_fn()(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
         self.num_updates += 1
         return self._with_lr(log, lr)
 
+    def _update_fn(self):
+        """The compiled update after ``enable_compile``, else the eager one."""
+        return self._compiled if self._compiled is not None else self._update
+
     def _with_lr(self, log: dict[str, torch.Tensor], lr: float | torch.Tensor) -> dict[str, torch.Tensor]:
+        """The update's logs with the ``Actor LR`` this update used, in the reference's column order."""
         if self.lr_schedule != "constant":  # logged as (and in the column order) the reference logs it
             adv_mean = log.pop("Advantage Mean")
             log["Actor LR"] = self._lr_log(lr)
@@ -357,8 +361,7 @@ class FastAWAC:
         """``update`` with its noise given and the rate set on the device: the part a CUDA graph replays
         (the compiled update's kernels, after ``enable_compile``)."""
         lr = self._graph_actor_lr()
-        fn = self._compiled if self._compiled is not None else self._update
-        return self._with_lr(fn(ob, ac, re, next_ob, terminal, *noise), lr)
+        return self._with_lr(self._update_fn()(ob, ac, re, next_ob, terminal, *noise), lr)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self._opt(which) for which in self.OPT_GROUPS]

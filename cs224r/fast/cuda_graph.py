@@ -69,11 +69,6 @@ class GraphedStep:
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.eager_steps = 0
 
-    @property
-    def graph(self) -> torch.cuda.CUDAGraph | None:
-        """The one-step graph (None until captured)."""
-        return self.graphs.get(1)
-
     def advance(self, n: int = 1) -> None:
         """n updates of every seed."""
         while n > 0 and self.eager_steps < self.warmup:
@@ -89,10 +84,6 @@ class GraphedStep:
         else:
             for _ in range(n):
                 self._replay(1)
-
-    def step(self) -> None:
-        """One update of every seed."""
-        self.advance(1)
 
     def _eager(self, n: int) -> None:
         if self.capture:

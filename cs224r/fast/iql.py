@@ -124,10 +124,12 @@ class FastIQL(FastAWAC):
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One IQL step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
         lr = self._set_actor_lr()  # before the step, as MLPPolicyIQL.update does
-        fn = self._compiled if self._compiled is not None else self._update
-        log = fn(ob, ac, re, next_ob, terminal)
+        log = self._update_fn()(ob, ac, re, next_ob, terminal)
         self.num_updates += 1
-        log["Actor LR"] = self._lr_log(lr)
+        return self._with_lr(log, lr)
+
+    def _with_lr(self, log: dict[str, torch.Tensor], lr: float | torch.Tensor) -> dict[str, torch.Tensor]:
+        log["Actor LR"] = self._lr_log(lr)  # IQL logs its rate with either schedule
         return {key: log[key] for key in LOG_KEYS}
 
     def _v_all(self, obs: torch.Tensor) -> torch.Tensor:
@@ -171,12 +173,5 @@ class FastIQL(FastAWAC):
 
     # ------------------------------------------------------------------ CUDA-graph hooks (cs224r/fast/cuda_graph.py)
     def noise_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
-        return []  # IQL's update draws no random numbers
-
-    def graph_update(self, ob, ac, re, next_ob, terminal, noise: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        lr = self._graph_actor_lr()
-        fn = self._compiled if self._compiled is not None else self._update
-        log = fn(ob, ac, re, next_ob, terminal)
-        log["Actor LR"] = self._lr_log(lr)
-        return {key: log[key] for key in LOG_KEYS}
+        return []  # IQL's update draws no random numbers: FastAWAC.graph_update passes it none
 
