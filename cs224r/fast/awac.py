@@ -62,28 +62,48 @@ class FastAWAC:
 
     def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig,
                  device: torch.device | str | None = None) -> None:
+        if config.actor_lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown actor lr schedule '{config.actor_lr_schedule}'; use cosine or constant")
         self.seeds = list(seeds)
         self.S = len(self.seeds)
         self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
         self.device = torch.device(device) if device is not None else ptu.device
         # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format)
         # and its action-noise stream, continuing the global RNG right after that agent was built
-        self.shells: list[AWACAgent] = []
+        self.shells = []
         self.noise: list[torch.Generator] = []
         for seed in self.seeds:
-            self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
+            self.shells.append(self.build_reference(seed, ob_dim, ac_dim, config))
             self.noise.append(noise_generator_after_init(self.device))
         # the actor's learning-rate schedule (reference: AWACAgent.actor_lr, an LRSchedule)
         self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
+        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
+        self._set_weighting(config)
         self._clippers: dict[tuple, MemberGradClip] = {}
         self.flat_clip = self.device.type == "cuda"  # MemberGradClip's layout: fewer kernels on a GPU
         self._load_from_shells()
-        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
-        self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
         self._compiled = None
+
+    build_reference = staticmethod(build_reference_agent)  # the algorithm's reference agent for one seed
+
+    def _set_weighting(self, config: AWACConfig) -> None:
+        """The actor weights' hyperparameters: exp(A / lambda) clamped at max_weight."""
+        self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
 
     # ------------------------------------------------------------------ parameters
     def _load_from_shells(self) -> None:
+        self._stack_nets()
+        # fused Adam: one kernel over each stacked tensor (CPU and CUDA); elementwise, so per seed it is
+        # the reference's Adam up to float rounding
+        self._make_optimizers()
+        updates = {self._shell_updates(a) for a in self.shells}
+        if len(updates) != 1:
+            raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
+        self.num_updates = updates.pop()  # the schedule's position
+        self._load_opt_state_from_shells()
+        self._init_actor_lr()
+
+    def _stack_nets(self) -> None:
         dev = self.device
         self.actor = [p.requires_grad_(True) for p in stack_mlps([a.actor.mean_net for a in self.shells], dev)]
         self.logstd = torch.stack([a.actor.logstd.detach() for a in self.shells]).to(dev).requires_grad_(True)
@@ -91,17 +111,10 @@ class FastAWAC:
         self.critic = [p.requires_grad_(True) for p in
                        stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
         self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
-        lr_a, lr_c = self.config.actor_lr, self.config.critic_lr
-        # fused Adam: one kernel over each stacked tensor (CPU and CUDA); elementwise, so per seed it is
-        # the reference's Adam up to float rounding
-        self.actor_opt = _adam([*self.actor, self.logstd], lr_a)
-        self.critic_opt = _adam(self.critic, lr_c)
-        updates = {self._shell_updates(a) for a in self.shells}
-        if len(updates) != 1:
-            raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
-        self.num_updates = updates.pop()  # the schedule's position
-        self._load_opt_state_from_shells()
-        self._init_actor_lr()
+
+    def _make_optimizers(self) -> None:
+        self.actor_opt = _adam([*self.actor, self.logstd], self.config.actor_lr)
+        self.critic_opt = _adam(self.critic, self.config.critic_lr)
 
     def _init_actor_lr(self) -> None:
         """A changing actor rate lives in a 0-d device tensor that the fused Adam reads, written before each

@@ -12,14 +12,11 @@ training, so the per-seed generator kept here only carries the global RNG state 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
 from cs224r.agents.iql_agent import IQLAgent
-from cs224r.fast.awac import FastAWAC, _adam, noise_generator_after_init
+from cs224r.fast.awac import FastAWAC, _adam
 from cs224r.fast.ensemble import mlp_forward, stack_mlps, unstack_into
-from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.utils import set_seed
 
@@ -41,46 +38,20 @@ class FastIQL(FastAWAC):
     0..S-1, q_net2 of seeds 0..S-1] (2S members), likewise the two target nets.
     """
 
-    def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: IQLConfig,
-                 device: torch.device | str | None = None) -> None:
-        if config.actor_lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"unknown actor lr schedule '{config.actor_lr_schedule}'; use cosine or constant")
-        self.seeds = list(seeds)
-        self.S = len(self.seeds)
-        self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
-        self.device = torch.device(device) if device is not None else ptu.device
-        self.shells: list[IQLAgent] = []
-        self.noise: list[torch.Generator] = []  # never drawn from: the RNG state a checkpoint stores
-        for seed in self.seeds:
-            self.shells.append(build_reference_agent(seed, ob_dim, ac_dim, config))
-            self.noise.append(noise_generator_after_init(self.device))
-        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
+    build_reference = staticmethod(build_reference_agent)
+
+    def _set_weighting(self, config: IQLConfig) -> None:
+        """exp(beta * (Q - V)) clamped at max_weight, with V fitted by expectile regression."""
         self.expectile, self.beta, self.max_weight = config.expectile, config.temperature, config.max_weight
-        self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
-        self._clippers = {}
-        self.flat_clip = self.device.type == "cuda"
-        self._load_from_shells()
-        self._compiled = None
 
     # ------------------------------------------------------------------ parameters
-    def _load_from_shells(self) -> None:
-        dev = self.device
-        self.actor = [p.requires_grad_(True) for p in stack_mlps([a.actor.mean_net for a in self.shells], dev)]
-        self.logstd = torch.stack([a.actor.logstd.detach() for a in self.shells]).to(dev).requires_grad_(True)
-        crit = [a.critic for a in self.shells]
-        self.critic = [p.requires_grad_(True) for p in
-                       stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
-        self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
-        self.value = [p.requires_grad_(True) for p in stack_mlps([c.v_net for c in crit], dev)]
-        self.actor_opt = _adam([*self.actor, self.logstd], self.base_lr)
-        self.critic_opt = _adam(self.critic, self.config.critic_lr)
+    def _stack_nets(self) -> None:
+        super()._stack_nets()
+        self.value = [p.requires_grad_(True) for p in stack_mlps([a.critic.v_net for a in self.shells], self.device)]
+
+    def _make_optimizers(self) -> None:
+        super()._make_optimizers()
         self.value_opt = _adam(self.value, self.config.value_lr)
-        updates = {self._shell_updates(a) for a in self.shells}
-        if len(updates) != 1:
-            raise ValueError(f"the seeds' actors are at different update counts {sorted(updates)}")
-        self.num_updates = updates.pop()  # the cosine schedule's position (MLPPolicyIQL.num_updates)
-        self._load_opt_state_from_shells()
-        self._init_actor_lr()
 
     @staticmethod
     def _shell_updates(shell: IQLAgent) -> int:
