@@ -351,11 +351,7 @@ class FastAWAC:
 
     def enable_compile(self) -> bool:
         """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable.
-        With the cosine schedule the actor's rate changes every step (a recompile per step): not compiled."""
-        if self.lr_schedule != "constant":
-            print("torch.compile skipped for the cosine actor lr schedule; using the eager fast path")
-            self._compiled = None
-            return False
+        A changing actor rate is a device tensor (``_init_actor_lr``), so the schedule does not recompile."""
         try:  # a tiny compiled call first: a missing C++ compiler or unsupported platform shows up here
             probe = torch.ones(2, device=self.device)
             torch.compile(lambda t: torch.relu(t) * 2.0, dynamic=False)(probe)
