@@ -104,8 +104,12 @@ class GraphedStep:
             if self.rng_in_graph:
                 for gen in self.generators:
                     graph.register_generator_state(gen)
-            with torch.cuda.graph(graph):
-                self._steps(n, draw=self.rng_in_graph)
+            try:
+                with torch.cuda.graph(graph):
+                    self._steps(n, draw=self.rng_in_graph)
+            except RuntimeError as err:
+                raise RuntimeError(f"capturing {n} training step(s) as a CUDA graph failed ({err}); continue with "
+                                   "--resume and --no-fast-cuda-graph (or without --fast-compile)") from err
             self.graphs[n] = graph
         if not self.rng_in_graph:
             self._draw()  # n == 1 here: the long graph needs the draws inside

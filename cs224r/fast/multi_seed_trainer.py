@@ -56,7 +56,7 @@ def fast_agent_class(config: FastConfig) -> type[FastAWAC] | type[FastIQL]:
 class MultiSeedTrainer:
     """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``)."""
 
-    def __init__(self, config: FastConfig, seeds: Sequence[int], compile_update: bool | None = None) -> None:
+    def __init__(self, config: FastConfig, seeds: Sequence[int]) -> None:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
@@ -104,6 +104,8 @@ class MultiSeedTrainer:
             self.loggers.append(Logger(run_dir, seed_rows, cfg.use_wandb, cfg.wandb_project,
                                        f"{cfg.exp_name}_seed{cfg.seed}", cfg_dict,
                                        purge_step=self.step if self.step else None))
+        if config.fast_compile:
+            self.agent.enable_compile()  # with the graphs: compiled in their eager warm-up, its kernels replayed
         self.graph: GraphedStep | None = None
         if config.fast_cuda_graph:
             reason = graph_unavailable_reason(self.device)
@@ -112,12 +114,6 @@ class MultiSeedTrainer:
                                          steps_per_replay=config.fast_graph_steps)
             elif self.device.type == "cuda":  # on a CPU there is nothing to say
                 print(f"no CUDA graph: {reason}; using the eager fast path")
-        use_compile = config.fast_compile if compile_update is None else compile_update
-        if use_compile and self.graph is not None:  # the pair is timed by bench_train.py --compile, not yet tested
-            print("--fast-compile is not combined with the CUDA graphs in the trainer yet; "
-                  "pass --no-fast-cuda-graph to compile instead")
-        elif use_compile:
-            self.agent.enable_compile()
 
     # ---------------------------------------------------------------- main loop
     def run(self) -> list[list[dict]]:
@@ -262,9 +258,9 @@ class MultiSeedTrainer:
         return [st["rows"] for st in states]
 
 
-def train_seeds(config: FastConfig, seeds: Sequence[int], compile_update: bool | None = None) -> list[list[dict]]:
+def train_seeds(config: FastConfig, seeds: Sequence[int]) -> list[list[dict]]:
     """Build a ``MultiSeedTrainer`` and run it; returns each seed's rows."""
-    return MultiSeedTrainer(config, seeds, compile_update).run()
+    return MultiSeedTrainer(config, seeds).run()
 
 
 def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,

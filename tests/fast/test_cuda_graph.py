@@ -139,6 +139,27 @@ def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
                            _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
+def test_a_failed_capture_says_how_to_continue(monkeypatch):
+    """What a capture error (e.g. an op a CUDA graph cannot record) becomes: one line naming the way on."""
+    class FailingCapture:
+        def __init__(self, graph):
+            pass
+
+        def __enter__(self):
+            raise RuntimeError("operation not permitted when stream is capturing")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: object())
+    monkeypatch.setattr(torch.cuda, "graph", FailingCapture)
+    fast = FastAWAC([1], OB, AC, _config(), device="cpu")
+    step = GraphedStep(fast, MultiSeedSampler(_dataset(), "cpu", [1]), 16, capture=False, rng_in_graph=False)
+    step.capture = True  # as on a GPU, past the eager warm-up
+    with pytest.raises(RuntimeError, match="capturing 1 training step.*--resume and --no-fast-cuda-graph"):
+        step._replay(1)
+
+
 def test_graph_steps_below_one_is_a_clear_error(tmp_path):
     with pytest.raises(TrainingError, match="--fast-graph-steps must be at least 1, got 0"):
         MultiSeedTrainer(_trainer_config(tmp_path, fast_graph_steps=0), [3])
