@@ -62,14 +62,13 @@ class FastAWAC:
 
     def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig,
                  device: torch.device | str | None = None) -> None:
-        if config.actor_lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"unknown actor lr schedule '{config.actor_lr_schedule}'; use cosine or constant")
         self.seeds = list(seeds)
         self.S = len(self.seeds)
         self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
         self.device = torch.device(device) if device is not None else ptu.device
-        # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format)
-        # and its action-noise stream, continuing the global RNG right after that agent was built
+        # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format;
+        # building it checks the config, e.g. the actor lr schedule) and its action-noise stream, continuing
+        # the global RNG right after that agent was built
         self.shells = []
         self.noise: list[torch.Generator] = []
         for seed in self.seeds:

@@ -7,7 +7,7 @@ import torch
 from torch import distributions, nn
 
 from cs224r.infrastructure import pytorch_util as ptu
-from cs224r.infrastructure.schedules import cosine_lr  # the one cosine schedule, shared with AWAC and BC
+from cs224r.infrastructure.schedules import SCHEDULES, cosine_lr  # the one cosine schedule, shared with AWAC and BC
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -89,7 +89,7 @@ class MLPPolicyIQL(MLPPolicy):
     def __init__(self, *args, beta: float = 10.0, max_weight: float = 100.0, total_steps: int = 1_000_000,
                  lr_schedule: str = "cosine", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if lr_schedule not in ("cosine", "constant"):
+        if lr_schedule not in SCHEDULES:
             raise ValueError(f"unknown actor lr schedule '{lr_schedule}'; use cosine or constant")
         if beta < 0:
             raise ValueError(f"the temperature beta must be >= 0 (0 is behaviour cloning), got {beta}")

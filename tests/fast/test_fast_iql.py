@@ -4,13 +4,14 @@ import pytest
 import torch
 
 from cs224r.agents.iql_agent import IQLAgent
+from cs224r.fast.awac import FastAWAC
 from cs224r.fast.iql import LOG_KEYS, FastIQL
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
-from cs224r.infrastructure.config import IQLConfig
+from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.rl_trainer import RL_Trainer
 from cs224r.infrastructure.utils import set_seed
@@ -89,6 +90,13 @@ def test_constant_schedule_and_no_clipping_match(device):
     for s, seed in enumerate([3, 5]):
         ref, ref_logs = _reference_run(seed, cfg, data, 5)
         _assert_seed_matches(fast, s, ref, fast_logs, ref_logs)
+
+
+def test_unknown_actor_schedule_is_refused():
+    for fast_cls, cfg in ((FastIQL, _config(actor_lr_schedule="linear")),
+                          (FastAWAC, AWACConfig(actor_lr_schedule="linear"))):
+        with pytest.raises(ValueError, match="unknown .*schedule 'linear'"):
+            fast_cls([1], OB, AC, cfg, device="cpu")
 
 
 def test_resumed_shells_continue_like_the_reference(device):
