@@ -4,6 +4,7 @@ The step's own logic (in-graph draws, the device-side schedule, multi-step chunk
 CPU with ``capture=False``, which runs the code a graph would record."""
 
 import os
+from functools import partial
 
 import pytest
 import torch
@@ -14,12 +15,13 @@ from cs224r.fast.iql import FastIQL
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
-from cs224r.infrastructure.config import IQLConfig
+from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.rl_trainer import TrainingError
 from cs224r.infrastructure.schedules import cosine_lr
-from tests.fast.test_fast_awac import AC, OB, _config, _dataset
-from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
-from tests.fast.test_multi_seed_trainer import _config as _trainer_config
+from tests.fast.helpers import AC, OB, assert_rows_close, dataset, read_csv, trainer_config
+from tests.fast.test_fast_awac import _config
+
+_trainer_config = partial(trainer_config, AWACConfig)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 opt_in_compile = pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
@@ -28,7 +30,7 @@ opt_in_compile = pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
 
 def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
     fast = FastAWAC([1], OB, AC, _config(), device="cpu")
-    sampler = MultiSeedSampler(_dataset(), "cpu", [1])
+    sampler = MultiSeedSampler(dataset(), "cpu", [1])
     assert "CUDA" in graph_unavailable_reason(torch.device("cpu"))
     with pytest.raises(RuntimeError, match="CUDA graphs need a CUDA device"):
         GraphedStep(fast, sampler, 16)
@@ -36,7 +38,7 @@ def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
     assert trainer.config.fast_cuda_graph and trainer.graph is None
     assert "graph" not in capsys.readouterr().out  # nothing to report on a CPU
     trainer.run()
-    assert len(_read(tmp_path / "t" / "seed3" / "metrics.csv")) == 1
+    assert len(read_csv(tmp_path / "t" / "seed3" / "metrics.csv")) == 1
 
 
 IQL_COSINE = IQLConfig(actor_lr_schedule="cosine", total_steps=10, actor_n_layers=2, actor_size=32,
@@ -47,7 +49,7 @@ CHUNKS = (1, 4, 1, 1, 4, 3, 4)  # advance() calls: 18 steps, 3 eager, then both 
 def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=None, compiled=False):
     """The graphed steps (optionally of the compiled update: rounding-level differences) against eager steps."""
     tol = dict(rtol=2e-4, atol=2e-5) if compiled else dict(rtol=1e-5, atol=1e-6)
-    data, seeds = _dataset(), [1, 2, 7]
+    data, seeds = dataset(), [1, 2, 7]
     steps = sum(chunks)
     runs = []
     for graphed in (False, True):
@@ -135,8 +137,8 @@ def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
     trainer.run()
     assert calls == [4, 1, 4, 1, 4, 1, 4, 1, 3]  # never past a checkpoint (5, 10, 15, 20) or the end (23)
     for seed in seeds:
-        _assert_rows_close(_read(tmp_path / "chunks" / "t" / f"seed{seed}" / "metrics.csv"),
-                           _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+        assert_rows_close(read_csv(tmp_path / "chunks" / "t" / f"seed{seed}" / "metrics.csv"),
+                           read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_a_failed_capture_says_how_to_continue(monkeypatch):
@@ -154,7 +156,7 @@ def test_a_failed_capture_says_how_to_continue(monkeypatch):
     monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: object())
     monkeypatch.setattr(torch.cuda, "graph", FailingCapture)
     fast = FastAWAC([1], OB, AC, _config(), device="cpu")
-    step = GraphedStep(fast, MultiSeedSampler(_dataset(), "cpu", [1]), 16, capture=False, rng_in_graph=False)
+    step = GraphedStep(fast, MultiSeedSampler(dataset(), "cpu", [1]), 16, capture=False, rng_in_graph=False)
     step.capture = True  # as on a GPU, past the eager warm-up
     with pytest.raises(RuntimeError, match="capturing 1 training step.*--resume and --no-fast-cuda-graph"):
         step._replay(1)
@@ -175,8 +177,8 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
         MultiSeedTrainer(_trainer_config(tmp_path / "graph", total_steps=20, **graph), seeds).run()
         MultiSeedTrainer(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds).run()
         for seed in seeds:
-            _assert_rows_close(_read(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
-                               _read(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+            assert_rows_close(read_csv(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
+                               read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
     finally:
         ptu.init_device("cpu")
 

@@ -1,4 +1,5 @@
 import os
+from functools import partial
 
 import numpy as np
 import pytest
@@ -6,25 +7,13 @@ import torch
 from torch import distributions, nn
 
 from cs224r.agents.awac_agent import AWACAgent
-from cs224r.data.dataset import Dataset
 from cs224r.fast.awac import LOG_KEYS, FastAWAC
 from cs224r.fast.ensemble import MemberGradClip, diag_gaussian_log_prob, mlp_forward, stack_mlps
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
-from cs224r.infrastructure.utils import set_seed
-
-OB, AC = 5, 3
-
-
-def _dataset(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    return Dataset(observations=rng.normal(size=(n, OB)).astype(np.float32),
-                   actions=rng.uniform(-1, 1, size=(n, AC)).astype(np.float32),
-                   rewards=(rng.random(n) < 0.2).astype(np.float32) - 1.0,
-                   next_observations=rng.normal(size=(n, OB)).astype(np.float32),
-                   terminals=(rng.random(n) < 0.05).astype(np.float32))
+from tests.fast.helpers import AC, OB, assert_seed_matches, dataset, fast_run, reference_run
 
 
 def _config(**kw):
@@ -34,38 +23,10 @@ def _config(**kw):
     return AWACConfig(**base)
 
 
-def _reference_run(seed, cfg, data, steps):
-    """What RL_Trainer does for one seed: seed, buffer, agent, then ``steps`` train calls."""
-    set_seed(seed)
-    buffer = ReplayBuffer(data, ptu.device, seed=seed)
-    agent = AWACAgent(OB, AC, False, cfg)
-    logs = [{k: float(v) for k, v in agent.train(*buffer.sample(cfg.batch_size)).items()} for _ in range(steps)]
-    return agent, logs
-
-
-def _fast_run(seeds, cfg, data, steps):
-    fast = FastAWAC(seeds, OB, AC, cfg, device=ptu.device)
-    sampler = MultiSeedSampler(data, ptu.device, seeds)
-    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(steps)]
-    return fast, logs
-
-
-def _assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, tol=2e-4):
-    for step, (fl, rl) in enumerate(zip(fast_logs, ref_logs)):
-        for key in LOG_KEYS:
-            assert float(fl[key][s]) == pytest.approx(rl[key], rel=tol, abs=tol), (key, step)
-    shell = fast.sync_shell(s)
-    ref_state, fast_state = ref_agent.state_dict(), shell.state_dict()
-    for part in ("actor", "critic"):
-        for name, value in ref_state[part].items():
-            torch.testing.assert_close(fast_state[part][name].cpu(), value.cpu(), rtol=tol, atol=tol,
-                                       msg=f"{part}.{name}")
-    for part in ("actor_opt", "critic_opt"):
-        for idx, st in ref_state[part]["state"].items():
-            assert float(fast_state[part]["state"][idx]["step"]) == float(st["step"])
-            for key in ("exp_avg", "exp_avg_sq"):
-                torch.testing.assert_close(fast_state[part]["state"][idx][key].cpu(), st[key].cpu(),
-                                           rtol=1e-3, atol=1e-7)
+_dataset = dataset
+_reference_run = partial(reference_run, AWACAgent)
+_fast_run = partial(fast_run, FastAWAC)
+_assert_seed_matches = partial(assert_seed_matches, log_keys=LOG_KEYS)
 
 
 def test_one_seed_matches_reference_steps(device):

@@ -1,4 +1,5 @@
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -14,9 +15,17 @@ from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.rl_trainer import RL_Trainer
-from cs224r.infrastructure.utils import set_seed
-from tests.fast.test_fast_awac import AC, OB, _dataset
-from tests.fast.test_multi_seed_trainer import _assert_rows_close, _read
+from tests.fast.helpers import (
+    AC,
+    OB,
+    assert_rows_close,
+    assert_seed_matches,
+    dataset,
+    fast_run,
+    read_csv,
+    reference_run,
+    trainer_config,
+)
 
 
 def _config(**kw):
@@ -26,46 +35,13 @@ def _config(**kw):
     return IQLConfig(**base)
 
 
-def _reference_run(seed, cfg, data, steps):
-    """What RL_Trainer does for one seed: seed, buffer, agent, then ``steps`` train calls."""
-    set_seed(seed)
-    buffer = ReplayBuffer(data, ptu.device, seed=seed)
-    agent = IQLAgent(OB, AC, False, cfg)
-    logs = [{k: float(v) for k, v in agent.train(*buffer.sample(cfg.batch_size)).items()} for _ in range(steps)]
-    return agent, logs
-
-
-def _fast_run(seeds, cfg, data, steps):
-    fast = FastIQL(seeds, OB, AC, cfg, device=ptu.device)
-    sampler = MultiSeedSampler(data, ptu.device, seeds)
-    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(steps)]
-    return fast, logs
-
-
-def _assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, tol=2e-4):
-    for step, (fl, rl) in enumerate(zip(fast_logs, ref_logs)):
-        assert list(fl) == list(rl)  # same keys in the same order (the CSV columns)
-        for key in LOG_KEYS:
-            assert float(fl[key][s]) == pytest.approx(rl[key], rel=tol, abs=tol), (key, step)
-    shell = fast.sync_shell(s)
-    ref_state, fast_state = ref_agent.state_dict(), shell.state_dict()
-    assert fast_state["actor_updates"] == ref_state["actor_updates"]
-    for part in ("actor", "critic"):  # critic: q_net, q_net2, both targets and v_net
-        assert set(fast_state[part]) == set(ref_state[part])
-        for name, value in ref_state[part].items():
-            torch.testing.assert_close(fast_state[part][name].cpu(), value.cpu(), rtol=tol, atol=tol,
-                                       msg=f"{part}.{name}")
-    for part in ("actor_opt", "critic_opt", "value_opt"):
-        assert fast_state[part]["param_groups"][0]["lr"] == pytest.approx(ref_state[part]["param_groups"][0]["lr"])
-        for idx, st in ref_state[part]["state"].items():
-            assert float(fast_state[part]["state"][idx]["step"]) == float(st["step"])
-            for key in ("exp_avg", "exp_avg_sq"):
-                torch.testing.assert_close(fast_state[part]["state"][idx][key].cpu(), st[key].cpu(),
-                                           rtol=1e-3, atol=1e-7)
+_reference_run = partial(reference_run, IQLAgent)
+_fast_run = partial(fast_run, FastIQL)
+_assert_seed_matches = partial(assert_seed_matches, log_keys=LOG_KEYS)
 
 
 def test_one_seed_matches_reference_steps(device):
-    cfg, data = _config(), _dataset()
+    cfg, data = _config(), dataset()
     fast, fast_logs = _fast_run([4], cfg, data, 15)
     ref, ref_logs = _reference_run(4, cfg, data, 15)
     _assert_seed_matches(fast, 0, ref, fast_logs, ref_logs)
@@ -75,7 +51,7 @@ def test_one_seed_matches_reference_steps(device):
 
 
 def test_three_seeds_each_match_their_own_reference_run(device):
-    cfg, data = _config(grad_clip=0.5), _dataset(seed=1)  # small clip: the per-seed clipping is active
+    cfg, data = _config(grad_clip=0.5), dataset(seed=1)  # small clip: the per-seed clipping is active
     seeds = [1, 2, 7]
     fast, fast_logs = _fast_run(seeds, cfg, data, 10)
     for s, seed in enumerate(seeds):
@@ -85,7 +61,7 @@ def test_three_seeds_each_match_their_own_reference_run(device):
 
 
 def test_constant_schedule_and_no_clipping_match(device):
-    cfg, data = _config(actor_lr_schedule="constant", grad_clip=0.0), _dataset(seed=2)
+    cfg, data = _config(actor_lr_schedule="constant", grad_clip=0.0), dataset(seed=2)
     fast, fast_logs = _fast_run([3, 5], cfg, data, 5)
     for s, seed in enumerate([3, 5]):
         ref, ref_logs = _reference_run(seed, cfg, data, 5)
@@ -101,7 +77,7 @@ def test_unknown_actor_schedule_is_refused():
 
 def test_resumed_shells_continue_like_the_reference(device):
     """Load reference checkpoints (weights, Adam moments, schedule position) into FastIQL and go on."""
-    cfg, data = _config(), _dataset()
+    cfg, data = _config(), dataset()
     ref, _ = _reference_run(4, cfg, data, 4)
     fast = FastIQL([4], OB, AC, cfg, device=ptu.device)
     fast.shells[0].load_state_dict(ref.state_dict())
@@ -119,12 +95,7 @@ def test_resumed_shells_continue_like_the_reference(device):
 
 
 # ---------------------------------------------------------------- the multi-seed trainer, CLI and sweep hook
-def _trainer_config(tmp_path, **kw):
-    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
-                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
-                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
-    base.update(kw)
-    return IQLConfig(**base)
+_trainer_config = partial(trainer_config, IQLConfig)
 
 
 def test_each_seed_writes_the_reference_csv(tmp_path):
@@ -135,9 +106,9 @@ def test_each_seed_writes_the_reference_csv(tmp_path):
     for seed in seeds:
         RL_Trainer(_trainer_config(tmp_path / "ref", seed=seed), IQLAgent).run()
         fast_dir, ref_dir = tmp_path / "fast" / "t" / f"seed{seed}", tmp_path / "ref" / "t" / f"seed{seed}"
-        fast_rows, ref_rows = _read(fast_dir / "metrics.csv"), _read(ref_dir / "metrics.csv")
+        fast_rows, ref_rows = read_csv(fast_dir / "metrics.csv"), read_csv(ref_dir / "metrics.csv")
         assert "Value Loss" in ref_rows[0] and "Actor LR" in ref_rows[0]
-        _assert_rows_close(fast_rows, ref_rows)
+        assert_rows_close(fast_rows, ref_rows)
         fast_policy = torch.load(fast_dir / "policy.pt")
         for key, value in torch.load(ref_dir / "policy.pt").items():
             torch.testing.assert_close(fast_policy[key], value, rtol=1e-4, atol=1e-5)
@@ -151,8 +122,8 @@ def test_reference_trainer_resumes_a_fast_iql_checkpoint(tmp_path):
     # the reference along the same path (the cosine schedule depends on total_steps: 20, then 30)
     RL_Trainer(_trainer_config(tmp_path / "b", total_steps=20), IQLAgent).run()
     RL_Trainer(_trainer_config(tmp_path / "b", total_steps=30, resume=True), IQLAgent).run()
-    _assert_rows_close(_read(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
-                       _read(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+    assert_rows_close(read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
+                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
 def test_cli_fast_flag_and_sweep_hook_for_iql(tmp_path, capsys):
@@ -161,7 +132,7 @@ def test_cli_fast_flag_and_sweep_hook_for_iql(tmp_path, capsys):
     assert run_cli(IQLConfig, IQLAgent, [*flags, "--log-dir", str(tmp_path), "--seeds", "1", "2", "--fast"]) == 0
     out = capsys.readouterr().out
     assert "seed1" in out and "seed2" in out
-    assert "Value Loss" in _read(tmp_path / "iql" / "seed2" / "metrics.csv")[0]
+    assert "Value Loss" in read_csv(tmp_path / "iql" / "seed2" / "metrics.csv")[0]
     assert run_cli(IQLConfig, IQLAgent, [*flags, "--log-dir", str(tmp_path), "--exp-name", "c", "--seeds", "1",
                                          "--fast", "--action-clip", "0.99"]) == 0  # clipped as RL_Trainer clips
     assert json.loads((tmp_path / "c" / "seed1" / "config.json").read_text())["action_clip"] == 0.99

@@ -1,5 +1,5 @@
-import csv
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -10,30 +10,9 @@ from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+from tests.fast.helpers import assert_rows_close, read_csv, trainer_config
 
-TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
-
-
-def _config(tmp_path, **kw):
-    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
-                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
-                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
-    base.update(kw)
-    return AWACConfig(**base)
-
-
-def _read(path):
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
-
-
-def _assert_rows_close(got, want):
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert list(g) == list(w)  # same columns, same order
-        for key in w:
-            if key not in TIME_COLUMNS:
-                assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-4, abs=1e-5), key
+_config = partial(trainer_config, AWACConfig)
 
 
 def test_each_seed_writes_the_reference_csv(tmp_path):
@@ -42,14 +21,14 @@ def test_each_seed_writes_the_reference_csv(tmp_path):
     for seed in seeds:
         RL_Trainer(_config(tmp_path / "ref", seed=seed), AWACAgent).run()
         fast_dir, ref_dir = tmp_path / "fast" / "t" / f"seed{seed}", tmp_path / "ref" / "t" / f"seed{seed}"
-        _assert_rows_close(_read(fast_dir / "metrics.csv"), _read(ref_dir / "metrics.csv"))
+        assert_rows_close(read_csv(fast_dir / "metrics.csv"), read_csv(ref_dir / "metrics.csv"))
         assert json.loads((fast_dir / "config.json").read_text())["seed"] == seed
         for name in ("checkpoint.pt", "policy.pt"):
             assert (fast_dir / name).exists()
         fast_policy = torch.load(fast_dir / "policy.pt")
         for key, value in torch.load(ref_dir / "policy.pt").items():
             torch.testing.assert_close(fast_policy[key], value, rtol=1e-4, atol=1e-5)
-    rows = _read(tmp_path / "fast" / "t" / "seed3" / "metrics.csv")
+    rows = read_csv(tmp_path / "fast" / "t" / "seed3" / "metrics.csv")
     assert [int(float(r["step"])) for r in rows] == [10, 20, 30]
 
 
@@ -59,8 +38,8 @@ def test_reference_trainer_resumes_a_fast_checkpoint(tmp_path):
     assert resumed.step == 20
     resumed.run()
     RL_Trainer(_config(tmp_path / "b"), AWACAgent).run()
-    _assert_rows_close(_read(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
-                       _read(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+    assert_rows_close(read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
+                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
 def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
@@ -70,8 +49,8 @@ def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
     again.run()
     MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
     for seed in (3, 4):
-        _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                           _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+        assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_existing_run_and_bad_input_are_clear_errors(tmp_path):
@@ -122,8 +101,8 @@ def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
     resumed.run()
     MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
     for seed in (3, 4):
-        _assert_rows_close(_read(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                           _read(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+        assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_action_clip_and_cosine_schedule_match_the_reference_csv(tmp_path):
@@ -131,8 +110,8 @@ def test_action_clip_and_cosine_schedule_match_the_reference_csv(tmp_path):
     MultiSeedTrainer(_config(tmp_path / "fast", **extra), [3, 5]).run()
     for seed in (3, 5):
         RL_Trainer(_config(tmp_path / "ref", seed=seed, **extra), AWACAgent).run()
-        fast = _read(tmp_path / "fast" / "t" / f"seed{seed}" / "metrics.csv")
-        _assert_rows_close(fast, _read(tmp_path / "ref" / "t" / f"seed{seed}" / "metrics.csv"))
+        fast = read_csv(tmp_path / "fast" / "t" / f"seed{seed}" / "metrics.csv")
+        assert_rows_close(fast, read_csv(tmp_path / "ref" / "t" / f"seed{seed}" / "metrics.csv"))
         assert float(fast[-1]["Actor LR"]) < float(fast[0]["Actor LR"])
 
 
@@ -143,6 +122,6 @@ def test_cli_accepts_the_course_preset_with_fast(tmp_path, capsys):
     assert run_cli(AWACConfig, AWACAgent, [*flags, "--seeds", "1", "2", "--fast"]) == 0
     config = json.loads((tmp_path / "awac" / "seed2" / "config.json").read_text())
     assert config["action_clip"] > 0 and config["actor_lr_schedule"] == "cosine"
-    assert "Actor LR" in _read(tmp_path / "awac" / "seed2" / "metrics.csv")[0]
+    assert "Actor LR" in read_csv(tmp_path / "awac" / "seed2" / "metrics.csv")[0]
     assert run_cli(AWACConfig, AWACAgent, [*flags, "--seeds", "3", "--fast", "--save-video"]) == 2
     assert "--save-video" in capsys.readouterr().err
