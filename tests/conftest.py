@@ -23,3 +23,11 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _keep_subnormals():
+    """The trainers flush subnormals to zero (``--flush-denormal``, a per-thread CPU setting); give every
+    test torch's default back."""
+    yield
+    torch.set_flush_denormal(False)

@@ -65,8 +65,7 @@ class MultiSeedTrainer:
         self.config, self.seeds, self.S = config, seeds, len(seeds)
         self.configs = [dataclasses.replace(config, seed=s) for s in seeds]
         self.device = ptu.init_device(config.device)
-        if config.torch_threads > 0:
-            torch.set_num_threads(config.torch_threads)
+        ptu.configure_cpu(config.torch_threads, config.flush_denormal)
         self.spec = get_spec(config.env_name)
         if self.spec.discrete:
             raise TrainingError(f"--fast supports continuous-action tasks; {config.env_name} is discrete, "

@@ -37,8 +37,7 @@ class RL_Trainer:
         self.config = config
         self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
         self.device = ptu.init_device(config.device)
-        if config.torch_threads > 0:
-            torch.set_num_threads(config.torch_threads)
+        ptu.configure_cpu(config.torch_threads, config.flush_denormal)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)

@@ -125,3 +125,12 @@ def test_cli_accepts_the_course_preset_with_fast(tmp_path, capsys):
     assert "Actor LR" in read_csv(tmp_path / "awac" / "seed2" / "metrics.csv")[0]
     assert run_cli(AWACConfig, AWACAgent, [*flags, "--seeds", "3", "--fast", "--save-video"]) == 2
     assert "--save-video" in capsys.readouterr().err
+
+
+def test_the_fast_trainer_flushes_subnormals_unless_told_not_to(tmp_path):
+    def survives():
+        return (torch.tensor([1e-39]) * 2.0).item() != 0.0
+    MultiSeedTrainer(_config(tmp_path / "a", flush_denormal=False), [3, 4])
+    assert survives()
+    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4])
+    assert not survives()

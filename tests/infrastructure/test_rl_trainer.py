@@ -92,3 +92,16 @@ def test_minibatches_stay_on_the_training_device(tmp_path, device):
     batch = trainer.buffer.sample(8)
     assert all(t.device.type == device.type for t in batch)
     assert batch[0].shape == (8, 1) and batch[2].shape == (8,)
+
+
+def _subnormal_survives() -> bool:
+    """Whether float32 arithmetic on this thread keeps a subnormal result (2e-39) instead of flushing it to 0."""
+    return (torch.tensor([1e-39]) * 2.0).item() != 0.0
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_the_trainer_sets_how_subnormals_are_handled(tmp_path, flush):
+    assert _subnormal_survives()  # torch's default (and the conftest fixture restores it after each test)
+    RL_Trainer(_config(tmp_path, flush_denormal=flush), AWACAgent)
+    assert _subnormal_survives() != flush
+    assert AWACConfig().flush_denormal  # on by default
