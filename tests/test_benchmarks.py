@@ -1,0 +1,33 @@
+"""The benchmark scripts still run (on tiny inputs; their timings are not checked)."""
+
+import importlib.util
+from pathlib import Path
+
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
+from cs224r.infrastructure.config import AWACConfig
+from tests.fast.helpers import trainer_config
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_denormal_times_a_finished_run(tmp_path, capsys):
+    MultiSeedTrainer(trainer_config(AWACConfig, tmp_path, total_steps=10), [3, 4]).run()
+    assert _load("bench_denormal").main([str(tmp_path / "t"), "--rounds", "2", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    for path in ("reference", "fast S=2"):
+        for state in ("fresh", "trained"):
+            for flush in ("off", "on"):
+                assert f"{path} {state}, flush {flush}" in out
+    assert "step 10, seeds [3, 4]" in out
+
+
+def test_bench_denormal_without_checkpoints_says_what_to_pass(tmp_path, capsys):
+    assert _load("bench_denormal").main([str(tmp_path)]) == 2
+    assert "no seed*/checkpoint.pt" in capsys.readouterr().out
