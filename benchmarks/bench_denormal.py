@@ -1,6 +1,7 @@
 """Step time of *trained* agents with and without flushing subnormal floats to zero, in the same run.
 
     python benchmarks/bench_denormal.py RUN_DIR [--rounds 3] [--steps 15] [--threads 1]
+    python benchmarks/bench_denormal.py RUN_DIR --threads 2 --flush off   # then --flush on
 
 RUN_DIR is a finished AWAC or IQL run, ``<log_dir>/<exp_name>`` with ``seed*/checkpoint.pt`` (for example
 ``runs/issue7_final/iql_umaze_300k``). As training goes on, Adam's moment estimates of units whose gradient
@@ -8,7 +9,9 @@ is always zero (dead ReLUs) decay geometrically into the subnormal range (below 
 compute on subnormals many times more slowly. The benchmark restores the run's checkpoints (weights and
 Adam state) into the plain reference agent (first seed) and the fast path (all seeds), and times their
 steps on the run's own dataset with ``torch.set_flush_denormal`` off and on, next to freshly initialised
-agents. Every timing starts from the same restored state. Not a test: nothing is asserted.
+agents. Every timing starts from the same restored state. The setting is per thread and reaches only threads
+started after it, so with several torch threads each setting needs its own process (``--flush off|on``).
+Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -61,7 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
     parser.add_argument("--steps", type=int, default=15, help="gradient steps per timing")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--flush", choices=("both", "off", "on"), default="both",
+                        help="both: alternate in one process (1 thread only); off/on: one setting for the process")
     args = parser.parse_args(argv)
+    if args.flush == "both" and args.threads > 1:  # worker threads keep the setting they were started with
+        print("with --threads > 1 run --flush off and --flush on as two separate commands: the setting reaches "
+              "only threads started after it")
+        return 2
+    settings = {"both": (False, True), "off": (False,), "on": (True,)}[args.flush]
+    torch.set_flush_denormal(settings[0])  # before any torch work starts the worker threads
     torch.set_num_threads(args.threads)
 
     seed_dirs = sorted(p.parent for p in args.run_dir.glob("seed*/checkpoint.pt"))
@@ -96,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = [(f"{name} {'trained' if trained else 'fresh'}", build, trained, flush)
              for name, build in (("reference", reference), (f"fast S={len(seeds)}", fast))
-             for trained in (False, True) for flush in (False, True)]
+             for trained in (False, True) for flush in settings]
     times: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for name, build, trained, flush in cases:
@@ -119,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.rounds} rounds x {args.steps} steps")
     for name, ts in times.items():
         med = statistics.median(ts)
-        base = statistics.median(times[name.rsplit(", ", 1)[0].replace("trained", "fresh") + ", flush off"])
-        print(f"{name:<34}{med * 1e3:>9.2f} ms/step   {med / base:>5.2f}x the fresh agent's step (flush off)"
+        fresh = name.rsplit(", ", 1)[0].replace("trained", "fresh") + f", flush {'on' if settings[0] else 'off'}"
+        base = statistics.median(times[fresh])
+        print(f"{name:<34}{med * 1e3:>9.2f} ms/step   {med / base:>5.2f}x {fresh}"
               f"   [{min(ts) * 1e3:.1f}..{max(ts) * 1e3:.1f}]")
     return 0
 

@@ -31,3 +31,8 @@ def test_bench_denormal_times_a_finished_run(tmp_path, capsys):
 def test_bench_denormal_without_checkpoints_says_what_to_pass(tmp_path, capsys):
     assert _load("bench_denormal").main([str(tmp_path)]) == 2
     assert "no seed*/checkpoint.pt" in capsys.readouterr().out
+
+
+def test_bench_denormal_refuses_to_toggle_with_several_threads(tmp_path, capsys):
+    assert _load("bench_denormal").main([str(tmp_path), "--threads", "2"]) == 2
+    assert "--flush off and --flush on as two separate commands" in capsys.readouterr().out
