@@ -5,7 +5,7 @@ from pathlib import Path
 
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.infrastructure.config import AWACConfig
-from tests.fast.helpers import trainer_config
+from tests.helpers import trainer_config
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -1,7 +1,5 @@
-"""Shared by the fast-path tests: a small dataset, one seed's reference run, the fast run, and the checks
-that a fast seed equals its reference (logs, weights, optimizer state) or a trainer's CSV rows."""
-
-import csv
+"""Shared by the fast-path tests: a small dataset, one seed's reference run, the fast run, and the check
+that a fast seed equals its reference (logs, weights, optimizer state)."""
 
 import numpy as np
 import pytest
@@ -14,7 +12,6 @@ from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.utils import set_seed
 
 OB, AC = 5, 3
-TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
 
 
 def dataset(n=400, seed=0):
@@ -65,27 +62,3 @@ def assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, log_keys, tol=2
                 torch.testing.assert_close(got[name].cpu(), value.cpu(), rtol=tol, atol=tol, msg=f"{part}.{name}")
         else:  # counters and schedule state
             assert got == ref_part, part
-
-
-def trainer_config(config_cls, tmp_path, **kw):
-    """A tiny training run on the toy ``line-v0`` task, on the CPU."""
-    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
-                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
-                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
-    base.update(kw)
-    return config_cls(**base)
-
-
-def read_csv(path):
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
-
-
-def assert_rows_close(got, want):
-    """CSV rows equal up to float rounding, timing columns aside."""
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert list(g) == list(w)  # same columns, same order
-        for key in w:
-            if key not in TIME_COLUMNS:
-                assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-4, abs=1e-5), key

@@ -18,8 +18,9 @@ from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.rl_trainer import TrainingError
 from cs224r.infrastructure.schedules import cosine_lr
-from tests.fast.helpers import AC, OB, assert_rows_close, dataset, read_csv, trainer_config
+from tests.fast.helpers import AC, OB, dataset
 from tests.fast.test_fast_awac import _config
+from tests.helpers import assert_rows_close, read_csv, trainer_config
 
 _trainer_config = partial(trainer_config, AWACConfig)
 
@@ -138,7 +139,7 @@ def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
     assert calls == [4, 1, 4, 1, 4, 1, 4, 1, 3]  # never past a checkpoint (5, 10, 15, 20) or the end (23)
     for seed in seeds:
         assert_rows_close(read_csv(tmp_path / "chunks" / "t" / f"seed{seed}" / "metrics.csv"),
-                           read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+                          read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_a_failed_capture_says_how_to_continue(monkeypatch):
@@ -178,7 +179,7 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
         MultiSeedTrainer(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds).run()
         for seed in seeds:
             assert_rows_close(read_csv(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
-                               read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+                              read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
     finally:
         ptu.init_device("cpu")
 

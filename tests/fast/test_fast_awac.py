@@ -23,14 +23,13 @@ def _config(**kw):
     return AWACConfig(**base)
 
 
-_dataset = dataset
 _reference_run = partial(reference_run, AWACAgent)
 _fast_run = partial(fast_run, FastAWAC)
 _assert_seed_matches = partial(assert_seed_matches, log_keys=LOG_KEYS)
 
 
 def test_one_seed_matches_reference_steps(device):
-    cfg, data = _config(), _dataset()
+    cfg, data = _config(), dataset()
     fast, fast_logs = _fast_run([4], cfg, data, 15)
     ref, ref_logs = _reference_run(4, cfg, data, 15)
     _assert_seed_matches(fast, 0, ref, fast_logs, ref_logs)
@@ -39,7 +38,7 @@ def test_one_seed_matches_reference_steps(device):
 
 
 def test_three_seeds_each_match_their_own_reference_run(device):
-    cfg, data = _config(grad_clip=0.5), _dataset(seed=1)  # small clip: the per-seed clipping is active
+    cfg, data = _config(grad_clip=0.5), dataset(seed=1)  # small clip: the per-seed clipping is active
     seeds = [1, 2, 7]
     fast, fast_logs = _fast_run(seeds, cfg, data, 10)
     for s, seed in enumerate(seeds):
@@ -50,7 +49,7 @@ def test_three_seeds_each_match_their_own_reference_run(device):
 
 def test_flat_clipping_layout_matches_reference():
     """The GPU's clipping layout (one flat gradient buffer), run on the CPU, with clipping active."""
-    cfg, data, seeds = _config(grad_clip=0.05), _dataset(), [1, 2, 3]
+    cfg, data, seeds = _config(grad_clip=0.05), dataset(), [1, 2, 3]
     fast = FastAWAC(seeds, OB, AC, cfg, device="cpu")
     fast.flat_clip = True
     sampler = MultiSeedSampler(data, "cpu", seeds)
@@ -62,7 +61,7 @@ def test_flat_clipping_layout_matches_reference():
 
 
 def test_sampler_indices_equal_replay_buffer_draws():
-    data = _dataset()
+    data = dataset()
     sampler = MultiSeedSampler(data, "cpu", [3, 5])
     buffers = [ReplayBuffer(data, "cpu", seed=s) for s in (3, 5)]
     for _ in range(3):
@@ -143,7 +142,7 @@ def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
         raise RuntimeError("no compiler here")
 
     monkeypatch.setattr(torch, "compile", broken)
-    cfg, data = _config(), _dataset()
+    cfg, data = _config(), dataset()
     fast = FastAWAC([2], OB, AC, cfg, device="cpu")
     assert fast.enable_compile() is False
     sampler = MultiSeedSampler(data, "cpu", [2])
@@ -155,7 +154,7 @@ def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
 @pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
                     reason="compiling takes 1-2 minutes on a CPU; set CS224R_TEST_COMPILE=1 to run")
 def test_compiled_update_matches_reference():
-    cfg, data = _config(grad_clip=0.5), _dataset(seed=1)
+    cfg, data = _config(grad_clip=0.5), dataset(seed=1)
     seeds = [1, 2]
     fast = FastAWAC(seeds, OB, AC, cfg, device="cpu")
     assert fast.enable_compile()
@@ -167,7 +166,7 @@ def test_compiled_update_matches_reference():
 
 
 def test_cosine_actor_schedule_matches_reference(device):
-    cfg, data, seeds = _config(actor_lr_schedule="cosine", total_steps=12), _dataset(seed=2), [4, 9]
+    cfg, data, seeds = _config(actor_lr_schedule="cosine", total_steps=12), dataset(seed=2), [4, 9]
     fast, fast_logs = _fast_run(seeds, cfg, data, 12)
     for s, seed in enumerate(seeds):
         ref, ref_logs = _reference_run(seed, cfg, data, 12)

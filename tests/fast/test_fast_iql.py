@@ -15,17 +15,8 @@ from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.rl_trainer import RL_Trainer
-from tests.fast.helpers import (
-    AC,
-    OB,
-    assert_rows_close,
-    assert_seed_matches,
-    dataset,
-    fast_run,
-    read_csv,
-    reference_run,
-    trainer_config,
-)
+from tests.fast.helpers import AC, OB, assert_seed_matches, dataset, fast_run, reference_run
+from tests.helpers import assert_rows_close, read_csv, trainer_config
 
 
 def _config(**kw):
@@ -123,7 +114,7 @@ def test_reference_trainer_resumes_a_fast_iql_checkpoint(tmp_path):
     RL_Trainer(_trainer_config(tmp_path / "b", total_steps=20), IQLAgent).run()
     RL_Trainer(_trainer_config(tmp_path / "b", total_steps=30, resume=True), IQLAgent).run()
     assert_rows_close(read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
-                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+                      read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
 def test_cli_fast_flag_and_sweep_hook_for_iql(tmp_path, capsys):

@@ -10,7 +10,7 @@ from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.fast.helpers import assert_rows_close, read_csv, trainer_config
+from tests.helpers import assert_rows_close, read_csv, subnormal_survives, trainer_config
 
 _config = partial(trainer_config, AWACConfig)
 
@@ -39,7 +39,7 @@ def test_reference_trainer_resumes_a_fast_checkpoint(tmp_path):
     resumed.run()
     RL_Trainer(_config(tmp_path / "b"), AWACAgent).run()
     assert_rows_close(read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
-                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+                      read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
 def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
@@ -50,7 +50,7 @@ def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
     MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
     for seed in (3, 4):
         assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+                          read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_existing_run_and_bad_input_are_clear_errors(tmp_path):
@@ -102,7 +102,7 @@ def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
     MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
     for seed in (3, 4):
         assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+                          read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
 def test_action_clip_and_cosine_schedule_match_the_reference_csv(tmp_path):
@@ -128,9 +128,7 @@ def test_cli_accepts_the_course_preset_with_fast(tmp_path, capsys):
 
 
 def test_the_fast_trainer_flushes_subnormals_unless_told_not_to(tmp_path):
-    def survives():
-        return (torch.tensor([1e-39]) * 2.0).item() != 0.0
     MultiSeedTrainer(_config(tmp_path / "a", flush_denormal=False), [3, 4])
-    assert survives()
+    assert subnormal_survives()
     MultiSeedTrainer(_config(tmp_path / "b"), [3, 4])
-    assert not survives()
+    assert not subnormal_survives()

@@ -6,8 +6,7 @@ import torch
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-
-TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
+from tests.helpers import TIME_COLUMNS, subnormal_survives
 
 
 def _config(tmp_path, **kw):
@@ -94,14 +93,9 @@ def test_minibatches_stay_on_the_training_device(tmp_path, device):
     assert batch[0].shape == (8, 1) and batch[2].shape == (8,)
 
 
-def _subnormal_survives() -> bool:
-    """Whether float32 arithmetic on this thread keeps a subnormal result (2e-39) instead of flushing it to 0."""
-    return (torch.tensor([1e-39]) * 2.0).item() != 0.0
-
-
 @pytest.mark.parametrize("flush", [True, False])
 def test_the_trainer_sets_how_subnormals_are_handled(tmp_path, flush):
-    assert _subnormal_survives()  # torch's default (and the conftest fixture restores it after each test)
+    assert subnormal_survives()  # torch's default (and the conftest fixture restores it after each test)
     RL_Trainer(_config(tmp_path, flush_denormal=flush), AWACAgent)
-    assert _subnormal_survives() != flush
+    assert subnormal_survives() != flush
     assert AWACConfig().flush_denormal  # on by default

@@ -1,0 +1,38 @@
+"""Shared by the trainer tests: a tiny training config, reading and comparing metrics CSVs, and how this
+thread handles subnormal floats."""
+
+import csv
+
+import pytest
+import torch
+
+TIME_COLUMNS = {"Train_StepsPerSecond", "Time_Elapsed"}
+
+
+def trainer_config(config_cls, tmp_path, **kw):
+    """A tiny training run on the toy ``line-v0`` task, on the CPU."""
+    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=30, eval_interval=10,
+                checkpoint_interval=10, eval_episodes=3, batch_size=16, actor_n_layers=2, actor_size=16,
+                critic_n_layers=2, critic_size=16, device="cpu", progress=False)
+    base.update(kw)
+    return config_cls(**base)
+
+
+def read_csv(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_rows_close(got, want):
+    """CSV rows equal up to float rounding, timing columns aside."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)  # same columns, same order
+        for key in w:
+            if key not in TIME_COLUMNS:
+                assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-4, abs=1e-5), key
+
+
+def subnormal_survives() -> bool:
+    """Whether float32 arithmetic on this thread keeps a subnormal result (2e-39) instead of flushing it to 0."""
+    return (torch.tensor([1e-39]) * 2.0).item() != 0.0
