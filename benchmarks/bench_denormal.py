@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if trained:
             agent.load_state_dict(copy.deepcopy(states[0]["agent"]))  # training writes into it
         buffer = ReplayBuffer(data, cpu, seed=seeds[0])
-        return 1, lambda: agent.train(*buffer.sample(cfg.batch_size))
+        return lambda: agent.train(*buffer.sample(cfg.batch_size))
 
     def fast(trained: bool):
         agent = fast_cls(seeds, spec.obs_dim, spec.act_dim, cfg, device=cpu)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 shell.load_state_dict(copy.deepcopy(st["agent"]))
             agent.load_shells()
         sampler = MultiSeedSampler(data, cpu, seeds)
-        return len(seeds), lambda: agent.update(*sampler.sample(cfg.batch_size))
+        return lambda: agent.update(*sampler.sample(cfg.batch_size))
 
     cases = [(f"{name} {'trained' if trained else 'fresh'}", build, trained, flush)
              for name, build in (("reference", reference), (f"fast S={len(seeds)}", fast))
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for name, build, trained, flush in cases:
             torch.set_flush_denormal(flush)
-            S, step = build(trained)  # a fresh copy of the restored state for every timing
+            step = build(trained)  # a fresh copy of the restored state for every timing
             for _ in range(2):
                 step()
             t0 = time.perf_counter()
