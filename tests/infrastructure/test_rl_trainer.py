@@ -1,4 +1,5 @@
 import csv
+from functools import partial
 
 import pytest
 import torch
@@ -6,15 +7,11 @@ import torch
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import TIME_COLUMNS, subnormal_survives
+from tests.helpers import TIME_COLUMNS, subnormal_survives, trainer_config
 
-
-def _config(tmp_path, **kw):
-    base = dict(env_name="line-v0", exp_name="t", seed=3, log_dir=str(tmp_path), total_steps=40, eval_interval=10,
-                checkpoint_interval=20, eval_episodes=2, batch_size=16, actor_n_layers=1, actor_size=8,
-                critic_n_layers=1, critic_size=8, device="cpu", progress=False)
-    base.update(kw)
-    return AWACConfig(**base)
+# trainer_config's tiny run, smaller still: 40 steps, checkpoints every 20, 1 x 8 MLPs
+_config = partial(trainer_config, AWACConfig, total_steps=40, checkpoint_interval=20, eval_episodes=2,
+                  actor_n_layers=1, actor_size=8, critic_n_layers=1, critic_size=8)
 
 
 def _strip_times(rows):
