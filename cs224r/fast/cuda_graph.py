@@ -132,7 +132,7 @@ class GraphedStep:
                 buf[s].normal_(generator=gen)
 
     def _body(self) -> None:
-        ob, ac, re, next_ob, term = self.sampler.split(self.sampler.table[self.idx])
+        ob, ac, re, next_ob, term = self.sampler.split(self.sampler.gather(self.idx))
         info = self.agent.graph_update(ob, ac, re, next_ob, term, self.noise)
         for key, value in info.items():
             if key not in self.sums:  # first eager step: create the accumulator outside the capture
