@@ -42,15 +42,20 @@ def test_reference_trainer_resumes_a_fast_checkpoint(tmp_path):
                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
-def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
-    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
-    again = MultiSeedTrainer(_config(tmp_path / "a", resume=True), [3, 4])
-    assert again.step == 20
-    again.run()
-    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
-    for seed in (3, 4):
+def _resume_matches_uninterrupted_run(tmp_path, seeds):
+    """Resume the 20-step run in tmp_path/a to the end; its CSVs equal an uninterrupted run's in tmp_path/b."""
+    resumed = MultiSeedTrainer(_config(tmp_path / "a", resume=True), seeds)
+    assert resumed.step == 20
+    resumed.run()
+    MultiSeedTrainer(_config(tmp_path / "b"), seeds).run()
+    for seed in seeds:
         assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
+def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
+    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
+    _resume_matches_uninterrupted_run(tmp_path, [3, 4])
 
 
 def test_existing_run_and_bad_input_are_clear_errors(tmp_path):
@@ -96,13 +101,7 @@ def test_cli_rejects_seed_with_seeds(tmp_path, capsys):
 def test_fast_trainer_resumes_reference_checkpoints(tmp_path):
     for seed in (3, 4):
         RL_Trainer(_config(tmp_path / "a", seed=seed, total_steps=20), AWACAgent).run()
-    resumed = MultiSeedTrainer(_config(tmp_path / "a", resume=True), [3, 4])
-    assert resumed.step == 20
-    resumed.run()
-    MultiSeedTrainer(_config(tmp_path / "b"), [3, 4]).run()
-    for seed in (3, 4):
-        assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                          read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+    _resume_matches_uninterrupted_run(tmp_path, [3, 4])
 
 
 def test_action_clip_and_cosine_schedule_match_the_reference_csv(tmp_path):
