@@ -105,22 +105,24 @@ def main(argv: list[str] | None = None) -> int:
         sampler = MultiSeedSampler(data, cpu, seeds)
         return lambda: agent.update(*sampler.sample(cfg.batch_size))
 
-    cases = [(f"{name} {'trained' if trained else 'fresh'}", build, trained, flush)
-             for name, build in (("reference", reference), (f"fast S={len(seeds)}", fast))
-             for trained in (False, True) for flush in settings]
-    times: dict[str, list[float]] = {}
+    builders = {"reference": reference, f"fast S={len(seeds)}": fast}
+    times: dict[tuple[str, bool, bool], list[float]] = {}  # (path, trained, flush): seconds per step
     for _ in range(args.rounds):
-        for name, build, trained, flush in cases:
-            torch.set_flush_denormal(flush)
-            step = build(trained)  # a fresh copy of the restored state for every timing
-            for _ in range(2):
-                step()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            times.setdefault(f"{name}, flush {'on' if flush else 'off'}", []).append(
-                (time.perf_counter() - t0) / args.steps)
+        for name, build in builders.items():
+            for trained in (False, True):
+                for flush in settings:
+                    torch.set_flush_denormal(flush)
+                    step = build(trained)  # a fresh copy of the restored state for every timing
+                    for _ in range(2):
+                        step()
+                    t0 = time.perf_counter()
+                    for _ in range(args.steps):
+                        step()
+                    times.setdefault((name, trained, flush), []).append((time.perf_counter() - t0) / args.steps)
     torch.set_flush_denormal(False)
+
+    def label(name: str, trained: bool, flush: bool) -> str:
+        return f"{name} {'trained' if trained else 'fresh'}, flush {'on' if flush else 'off'}"
 
     print(f"date {date.today()}  cpu ({platform.processor() or platform.machine()})  torch {torch.__version__}  "
           f"threads {torch.get_num_threads()}  run {args.run_dir} ({'IQL' if is_iql else 'AWAC'}, "
@@ -128,12 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     print("subnormal share of the nonzero floats in the checkpoints' agent state (weights, Adam moments): "
           + ", ".join(f"seed {s} {subnormal_share(st['agent']):.2%}" for s, st in zip(seeds, states)))
     print(f"median of {args.rounds} rounds x {args.steps} steps")
-    for name, ts in times.items():
+    for (name, trained, flush), ts in times.items():
         med = statistics.median(ts)
-        fresh = name.rsplit(", ", 1)[0].replace("trained", "fresh") + f", flush {'on' if settings[0] else 'off'}"
-        base = statistics.median(times[fresh])
-        print(f"{name:<34}{med * 1e3:>9.2f} ms/step   {med / base:>5.2f}x {fresh}"
-              f"   [{min(ts) * 1e3:.1f}..{max(ts) * 1e3:.1f}]")
+        base = statistics.median(times[(name, False, settings[0])])  # fresh, with the first setting
+        print(f"{label(name, trained, flush):<34}{med * 1e3:>9.2f} ms/step   {med / base:>5.2f}x "
+              f"{label(name, False, settings[0])}   [{min(ts) * 1e3:.1f}..{max(ts) * 1e3:.1f}]")
     return 0
 
 

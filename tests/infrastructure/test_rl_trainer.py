@@ -1,4 +1,3 @@
-import csv
 from functools import partial
 
 import pytest
@@ -7,7 +6,7 @@ import torch
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import TIME_COLUMNS, subnormal_survives, trainer_config
+from tests.helpers import TIME_COLUMNS, read_csv, subnormal_survives, trainer_config
 
 # trainer_config's tiny run, smaller still: 40 steps, checkpoints every 20, 1 x 8 MLPs
 _config = partial(trainer_config, AWACConfig, total_steps=40, checkpoint_interval=20, eval_episodes=2,
@@ -22,8 +21,7 @@ def test_run_writes_csv_with_the_metrics(tmp_path):
     rows = RL_Trainer(_config(tmp_path), AWACAgent).run()
     assert [r["step"] for r in rows] == [10, 20, 30, 40]
     run_dir = tmp_path / "t" / "seed3"
-    with open(run_dir / "metrics.csv") as fh:
-        table = list(csv.DictReader(fh))
+    table = read_csv(run_dir / "metrics.csv")
     assert len(table) == 4
     for col in ("Critic Loss", "Critic Loss2", "Actor Loss", "Eval_AverageReturn", "Eval_StdReturn",
                 "Eval_MaxReturn", "Eval_MinReturn", "Eval_SuccessRate", "Train_StepsPerSecond", "Time_Elapsed"):
