@@ -36,3 +36,15 @@ def assert_rows_close(got, want):
 def subnormal_survives() -> bool:
     """Whether float32 arithmetic on this thread keeps a subnormal result (2e-39) instead of flushing it to 0."""
     return (torch.tensor([1e-39]) * 2.0).item() != 0.0
+
+
+def record_checkpoint_times(trainer, method: str, monkeypatch) -> list:
+    """Spy on ``trainer.<method>`` (its checkpoint writer): the list gets (step, elapsed) after each call."""
+    saved, save = [], getattr(trainer, method)
+
+    def spy():
+        save()
+        saved.append((trainer.step, trainer.elapsed))
+
+    monkeypatch.setattr(trainer, method, spy)
+    return saved

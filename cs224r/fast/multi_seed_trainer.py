@@ -88,7 +88,7 @@ class MultiSeedTrainer:
         self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
-        self.step, self.elapsed = 0, 0.0
+        self.step, self.elapsed, self._clock = 0, 0.0, time.perf_counter()
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[list[dict]] = [[] for _ in seeds]
@@ -121,6 +121,7 @@ class MultiSeedTrainer:
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
+        self._clock = interval_start
         try:
             while self.step < cfg.total_steps:
                 if self.graph is not None:  # the graph keeps the running sums itself
@@ -138,9 +139,7 @@ class MultiSeedTrainer:
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
-                    now = time.perf_counter()
-                    self.elapsed += now - interval_start
-                    sps = (self.step - steps_at_start) / max(now - interval_start, 1e-9)
+                    sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
                     rows = self._log_interval(sps)
                     bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
                     interval_start, steps_at_start = time.perf_counter(), self.step
@@ -177,13 +176,12 @@ class MultiSeedTrainer:
         self.loss_sums, self.loss_count = {}, 0
         if self.graph is not None:
             self.graph.reset_sums()
-        t0 = time.perf_counter()
         for row, result in zip(rows, self.evaluate()):
             row.update(result)
-        self.elapsed += time.perf_counter() - t0
+        elapsed = self._tick()
         for row, logger in zip(rows, self.loggers):
             row["Train_StepsPerSecond"] = steps_per_second
-            row["Time_Elapsed"] = self.elapsed
+            row["Time_Elapsed"] = elapsed
             logger.log(row)
         return rows
 
@@ -215,7 +213,14 @@ class MultiSeedTrainer:
                  "Eval_SuccessRate": float(successes[s].mean())} for s in range(S)]
 
     # ---------------------------------------------------------------- checkpoints (RL_Trainer's format)
+    def _tick(self) -> float:
+        """Add the time since the last tick to ``elapsed`` (so a checkpoint between evaluations keeps it)."""
+        now = time.perf_counter()
+        self.elapsed, self._clock = self.elapsed + now - self._clock, now
+        return self.elapsed
+
     def save_checkpoints(self) -> None:
+        self._tick()
         for s in range(self.S):
             state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.sync_shell(s).state_dict(),
                      "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),

@@ -50,7 +50,7 @@ class RL_Trainer:
         self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
         self.ckpt_path = self.run_dir / "checkpoint.pt"
         self.step = 0
-        self.elapsed = 0.0
+        self.elapsed, self._clock = 0.0, time.perf_counter()  # seconds of training and evaluation so far
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[dict] = []
@@ -73,6 +73,7 @@ class RL_Trainer:
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seed{cfg.seed}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
+        self._clock = interval_start
         try:
             while self.step < cfg.total_steps:
                 info = self.agent.train(*self.buffer.sample(cfg.batch_size))
@@ -80,9 +81,7 @@ class RL_Trainer:
                 self.step += 1
                 bar.update(1)
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
-                    now = time.perf_counter()
-                    self.elapsed += now - interval_start
-                    sps = (self.step - steps_at_start) / max(now - interval_start, 1e-9)
+                    sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
                     row = self._log_interval(sps)
                     for callback in self.callbacks:
                         callback(self, row)
@@ -112,11 +111,9 @@ class RL_Trainer:
                     f"{key} became {row[key]} before step {self.step}; the last good checkpoint is "
                     f"{self.ckpt_path} - lower the learning rates or check the dataset for bad rewards")
         self.loss_sums, self.loss_count = {}, 0
-        t0 = time.perf_counter()
         row.update(self.evaluate())
-        self.elapsed += time.perf_counter() - t0
         row["Train_StepsPerSecond"] = steps_per_second
-        row["Time_Elapsed"] = self.elapsed
+        row["Time_Elapsed"] = self._tick()
         self.logger.log(row)
         return row
 
@@ -135,7 +132,14 @@ class RL_Trainer:
         return out
 
     # ---------------------------------------------------------------- checkpoints
+    def _tick(self) -> float:
+        """Add the time since the last tick to ``elapsed`` (so a checkpoint between evaluations keeps it)."""
+        now = time.perf_counter()
+        self.elapsed, self._clock = self.elapsed + now - self._clock, now
+        return self.elapsed
+
     def save_checkpoint(self) -> None:
+        self._tick()
         state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.state_dict(),
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                  "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,

@@ -10,7 +10,7 @@ from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import assert_rows_close, read_csv, subnormal_survives, trainer_config
+from tests.helpers import assert_rows_close, read_csv, record_checkpoint_times, subnormal_survives, trainer_config
 
 _config = partial(trainer_config, AWACConfig)
 
@@ -40,6 +40,15 @@ def test_reference_trainer_resumes_a_fast_checkpoint(tmp_path):
     RL_Trainer(_config(tmp_path / "b"), AWACAgent).run()
     assert_rows_close(read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"),
                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
+
+
+def test_checkpoint_between_evaluations_keeps_the_time_since_the_last(tmp_path, monkeypatch):
+    trainer = MultiSeedTrainer(_config(tmp_path, total_steps=20, eval_interval=20, checkpoint_interval=10), [3, 4])
+    saved = record_checkpoint_times(trainer, "save_checkpoints", monkeypatch)
+    rows = trainer.run()
+    (step1, time1), (step2, time2) = saved
+    assert (step1, step2) == (10, 20)
+    assert 0 < time1 < rows[0][-1]["Time_Elapsed"] <= time2
 
 
 def _resume_matches_uninterrupted_run(tmp_path, seeds):

@@ -6,7 +6,7 @@ import torch
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import TIME_COLUMNS, read_csv, subnormal_survives, trainer_config
+from tests.helpers import TIME_COLUMNS, read_csv, record_checkpoint_times, subnormal_survives, trainer_config
 
 # trainer_config's tiny run, smaller still: 40 steps, checkpoints every 20, 1 x 8 MLPs
 _config = partial(trainer_config, AWACConfig, total_steps=40, checkpoint_interval=20, eval_episodes=2,
@@ -59,6 +59,16 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch, dev
         assert torch.equal(p, q)
     for p, q in zip(straight.agent.critic.parameters(), resumed.agent.critic.parameters()):
         assert torch.equal(p, q)
+
+
+def test_checkpoint_between_evaluations_keeps_the_time_since_the_last(tmp_path, monkeypatch):
+    # a run resumed from the step-10 checkpoint restarts its clock from that checkpoint's elapsed time
+    trainer = RL_Trainer(_config(tmp_path, total_steps=20, eval_interval=20, checkpoint_interval=10), AWACAgent)
+    saved = record_checkpoint_times(trainer, "save_checkpoint", monkeypatch)
+    rows = trainer.run()
+    (step1, time1), (step2, time2) = saved
+    assert (step1, step2) == (10, 20)
+    assert 0 < time1 < rows[-1]["Time_Elapsed"] <= time2
 
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path):
