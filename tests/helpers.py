@@ -44,7 +44,7 @@ def record_checkpoint_times(trainer, method: str, monkeypatch) -> list:
 
     def spy():
         save()
-        saved.append((trainer.step, trainer.elapsed))
+        saved.append((trainer.step, trainer.clock.elapsed))
 
     monkeypatch.setattr(trainer, method, spy)
     return saved

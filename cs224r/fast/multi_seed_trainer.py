@@ -36,7 +36,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
-from cs224r.infrastructure.rl_trainer import TrainingError, cross_device_message
+from cs224r.infrastructure.rl_trainer import RunClock, TrainingError, cross_device_message
 from cs224r.infrastructure.utils import atomic_write
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
@@ -88,7 +88,7 @@ class MultiSeedTrainer:
         self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
-        self.step, self.elapsed, self._clock = 0, 0.0, time.perf_counter()
+        self.step, self.clock = 0, RunClock()
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[list[dict]] = [[] for _ in seeds]
@@ -121,7 +121,7 @@ class MultiSeedTrainer:
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
-        self._clock = interval_start
+        self.clock.restart()
         try:
             while self.step < cfg.total_steps:
                 if self.graph is not None:  # the graph keeps the running sums itself
@@ -178,7 +178,7 @@ class MultiSeedTrainer:
             self.graph.reset_sums()
         for row, result in zip(rows, self.evaluate()):
             row.update(result)
-        elapsed = self._tick()
+        elapsed = self.clock.tick()
         for row, logger in zip(rows, self.loggers):
             row["Train_StepsPerSecond"] = steps_per_second
             row["Time_Elapsed"] = elapsed
@@ -213,16 +213,10 @@ class MultiSeedTrainer:
                  "Eval_SuccessRate": float(successes[s].mean())} for s in range(S)]
 
     # ---------------------------------------------------------------- checkpoints (RL_Trainer's format)
-    def _tick(self) -> float:
-        """Add the time since the last tick to ``elapsed`` (so a checkpoint between evaluations keeps it)."""
-        now = time.perf_counter()
-        self.elapsed, self._clock = self.elapsed + now - self._clock, now
-        return self.elapsed
-
     def save_checkpoints(self) -> None:
-        self._tick()
+        elapsed = self.clock.tick()
         for s in range(self.S):
-            state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.sync_shell(s).state_dict(),
+            state = {"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
                      "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
                      "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
                      "rows": self.loggers[s].rows, "config": dataclasses.asdict(self.configs[s])}
@@ -253,7 +247,7 @@ class MultiSeedTrainer:
             except (RuntimeError, TypeError) as err:
                 raise TrainingError(cross_device_message(self.ckpt_paths[s], state)) from err
         self.agent.load_shells()
-        self.step, self.elapsed = steps[0], states[0]["elapsed"]
+        self.step, self.clock.elapsed = steps[0], states[0]["elapsed"]
         self.loss_count = states[0]["loss_count"]
         keys = list(states[0]["loss_sums"])
         self.loss_sums = {k: torch.stack([torch.as_tensor(st["loss_sums"][k], dtype=torch.float32)

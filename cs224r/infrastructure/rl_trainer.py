@@ -26,6 +26,23 @@ class TrainingError(RuntimeError):
     pass
 
 
+class RunClock:
+    """Seconds of training and evaluation in a run, carried across resumes by the checkpoints' ``elapsed``."""
+
+    def __init__(self) -> None:
+        self.elapsed, self._mark = 0.0, time.perf_counter()
+
+    def restart(self) -> None:
+        """Count from now (the time before a run starts is not the run's)."""
+        self._mark = time.perf_counter()
+
+    def tick(self) -> float:
+        """Add the time since the last tick or restart to ``elapsed`` and return it."""
+        now = time.perf_counter()
+        self.elapsed, self._mark = self.elapsed + now - self._mark, now
+        return self.elapsed
+
+
 class RL_Trainer:
     """Builds the dataset, agent and logger for ``config`` and runs ``agent_cls`` on it.
 
@@ -50,7 +67,7 @@ class RL_Trainer:
         self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
         self.ckpt_path = self.run_dir / "checkpoint.pt"
         self.step = 0
-        self.elapsed, self._clock = 0.0, time.perf_counter()  # seconds of training and evaluation so far
+        self.clock = RunClock()
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[dict] = []
@@ -73,7 +90,7 @@ class RL_Trainer:
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seed{cfg.seed}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
-        self._clock = interval_start
+        self.clock.restart()
         try:
             while self.step < cfg.total_steps:
                 info = self.agent.train(*self.buffer.sample(cfg.batch_size))
@@ -113,7 +130,7 @@ class RL_Trainer:
         self.loss_sums, self.loss_count = {}, 0
         row.update(self.evaluate())
         row["Train_StepsPerSecond"] = steps_per_second
-        row["Time_Elapsed"] = self._tick()
+        row["Time_Elapsed"] = self.clock.tick()
         self.logger.log(row)
         return row
 
@@ -132,15 +149,8 @@ class RL_Trainer:
         return out
 
     # ---------------------------------------------------------------- checkpoints
-    def _tick(self) -> float:
-        """Add the time since the last tick to ``elapsed`` (so a checkpoint between evaluations keeps it)."""
-        now = time.perf_counter()
-        self.elapsed, self._clock = self.elapsed + now - self._clock, now
-        return self.elapsed
-
     def save_checkpoint(self) -> None:
-        self._tick()
-        state = {"step": self.step, "elapsed": self.elapsed, "agent": self.agent.state_dict(),
+        state = {"step": self.step, "elapsed": self.clock.tick(), "agent": self.agent.state_dict(),
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                  "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
                  "config": dataclasses.asdict(self.config)}
@@ -162,7 +172,7 @@ class RL_Trainer:
             self.buffer.generator.set_state(state["buffer_rng"])
         except (RuntimeError, TypeError) as err:
             raise TrainingError(cross_device_message(self.ckpt_path, state)) from err
-        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.step, self.clock.elapsed = state["step"], state["elapsed"]
         self.loss_sums = {k: torch.as_tensor(v).to(self.device) for k, v in state["loss_sums"].items()}
         self.loss_count = state["loss_count"]
         print(f"resuming {self.run_dir} from step {self.step}")
