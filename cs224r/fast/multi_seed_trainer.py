@@ -60,8 +60,6 @@ class MultiSeedTrainer:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
-        if config.fast_graph_steps < 1:
-            raise TrainingError(f"--fast-graph-steps must be at least 1, got {config.fast_graph_steps}")
         self.config, self.seeds, self.S = config, seeds, len(seeds)
         self.configs = [dataclasses.replace(config, seed=s) for s in seeds]
         self.device = ptu.init_device(config.device)

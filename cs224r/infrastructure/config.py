@@ -40,6 +40,9 @@ class TrainConfig:
     preset: str | None = None  # named overrides (PRESETS), applied before explicit flags: --preset cs224r
     save_video: bool = False  # AntMaze: render one evaluation episode to eval_traj_last.mp4 at the end
 
+    def __post_init__(self) -> None:
+        check_config(self)
+
 
 @dataclass
 class AWACConfig(TrainConfig):
@@ -126,6 +129,43 @@ class IQLConfig(TrainConfig):
     temperature: float = 10.0  # beta; IQL paper, App. B: 10 for AntMaze (3 for MuJoCo locomotion)
     max_weight: float = 100.0  # clamp on exp(beta * A), as in the IQL reference code
     grad_clip: float = 10.0  # the CS224R homework (the IQL paper does not clip); 0 turns it off
+
+
+# Allowed values of the numeric fields, checked when a config is built, so a bad flag stops the run with
+# one line before anything is written: (test, what the message says). Fields a config lacks are skipped.
+_IN = {
+    "positive": (lambda x: x > 0, "positive"),
+    "non-negative": (lambda x: x >= 0, "at least 0"),
+    "fraction": (lambda x: 0 <= x <= 1, "between 0 and 1"),
+    "open fraction": (lambda x: 0 < x < 1, "strictly between 0 and 1"),
+    "percent": (lambda x: 0 < x <= 100, "in (0, 100]"),
+}
+FIELD_RANGES: dict[str, str] = {
+    "total_steps": "positive", "batch_size": "positive", "eval_interval": "positive", "eval_episodes": "positive",
+    "checkpoint_interval": "positive", "fast_graph_steps": "positive", "torch_threads": "non-negative",
+    "plot_interval": "non-negative", "action_clip": "non-negative",
+    "actor_n_layers": "non-negative", "critic_n_layers": "non-negative", "actor_size": "positive",
+    "critic_size": "positive", "actor_lr": "positive", "critic_lr": "positive", "value_lr": "positive",
+    "gamma": "fraction", "tau": "fraction", "lambda_awac": "positive", "max_weight": "positive",
+    "temperature": "non-negative", "expectile": "open fraction", "grad_clip": "non-negative",
+    "filter_top_percent": "percent",
+}
+CHOICES: dict[str, tuple[str, ...]] = {"device": ("auto", "cpu", "cuda"), "actor_lr_schedule": ("constant", "cosine")}
+
+
+def check_config(config: Any) -> None:
+    """Raise ValueError naming the flag, e.g. ``--batch-size must be positive, got -3``, for a value out of range."""
+    for name, kind in FIELD_RANGES.items():
+        if not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        ok, wanted = _IN[kind]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+            raise ValueError(f"--{name.replace('_', '-')} must be {wanted}, got {value!r}")
+    for name, allowed in CHOICES.items():
+        value = getattr(config, name, allowed[0])
+        if value not in allowed:
+            raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 C = TypeVar("C")

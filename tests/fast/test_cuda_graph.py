@@ -163,11 +163,6 @@ def test_a_failed_capture_says_how_to_continue(monkeypatch):
         step._replay(1)
 
 
-def test_graph_steps_below_one_is_a_clear_error(tmp_path):
-    with pytest.raises(TrainingError, match="--fast-graph-steps must be at least 1, got 0"):
-        MultiSeedTrainer(_trainer_config(tmp_path, fast_graph_steps=0), [3])
-
-
 @needs_cuda
 def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
     try:
