@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for seed in args.seeds:
                 results.append(sweep.guarded(sweep.run_seed, args.algo, args.train_argv, seed, log_dir))
-    except KeyboardInterrupt:
-        print("interrupted; continue later with the same command plus --resume", file=sys.stderr)
+    except KeyboardInterrupt as err:  # TrainingInterrupted says where its checkpoint is
+        print(str(err) or "interrupted; continue later with the same command plus --resume", file=sys.stderr)
         return 130
     lines, status = sweep.summarize(results, args.seeds[:len(results)])
     print("\n".join(lines))

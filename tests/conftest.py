@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 import torch
@@ -31,3 +32,20 @@ def _keep_subnormals():
     test torch's default back."""
     yield
     torch.set_flush_denormal(False)
+
+
+class SignalReachedTest(Exception):
+    pass
+
+
+@pytest.fixture
+def catch_signals():
+    """SIGINT and SIGTERM raise SignalReachedTest while the test runs (old handlers restored after), so a
+    signal that the code under test fails to handle fails the test instead of ending pytest."""
+    def handler(signum, frame):
+        raise SignalReachedTest(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield handler
+    for sig, old in previous.items():
+        signal.signal(sig, old)

@@ -48,3 +48,17 @@ def record_checkpoint_times(trainer, method: str, monkeypatch) -> list:
 
     monkeypatch.setattr(trainer, method, spy)
     return saved
+
+
+def before_call(obj, method: str, n: int, action, monkeypatch) -> dict:
+    """Make ``obj.<method>`` run ``action()`` just before its ``n``-th call; returns the live call count."""
+    real, calls = getattr(obj, method), {"n": 0}
+
+    def wrapped(*args):
+        calls["n"] += 1
+        if calls["n"] == n:
+            action()
+        return real(*args)
+
+    monkeypatch.setattr(obj, method, wrapped)
+    return calls

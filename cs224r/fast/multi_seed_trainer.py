@@ -36,7 +36,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
-from cs224r.infrastructure.rl_trainer import RunClock, TrainingError, cross_device_message
+from cs224r.infrastructure.rl_trainer import RunClock, StopRequest, TrainingError, cross_device_message
 from cs224r.infrastructure.utils import atomic_write
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
@@ -120,8 +120,10 @@ class MultiSeedTrainer:
                    desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
         self.clock.restart()
+        stop = StopRequest().install()
         try:
             while self.step < cfg.total_steps:
+                stop.check(self.step, self.save_checkpoints, f"{self.run_dirs[0].parent}/seed*/checkpoint.pt")
                 if self.graph is not None:  # the graph keeps the running sums itself
                     n = min(self.graph.steps_per_replay, self._steps_to_next_event())
                     self.graph.advance(n)
@@ -146,6 +148,7 @@ class MultiSeedTrainer:
             for s, run_dir in enumerate(self.run_dirs):
                 torch.save(self.agent.sync_shell(s).actor.state_dict(), run_dir / "policy.pt")
         finally:
+            stop.restore()
             bar.close()
             for logger in self.loggers:
                 logger.close()

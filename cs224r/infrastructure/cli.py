@@ -53,8 +53,8 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
     except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; continue later with the same command plus --resume", file=sys.stderr)
+    except KeyboardInterrupt as err:  # TrainingInterrupted says where its checkpoint is
+        print(str(err) or "interrupted; continue later with the same command plus --resume", file=sys.stderr)
         return 130
     for seed, rows in zip(seeds, all_rows):
         last = rows[-1]

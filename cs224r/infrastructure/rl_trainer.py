@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,46 @@ class RunClock:
         now = time.perf_counter()
         self.elapsed, self._mark = self.elapsed + now - self._mark, now
         return self.elapsed
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after Ctrl-C or SIGTERM stopped training at a step boundary and a checkpoint was written."""
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM during training asks the loop to stop after the current step; the trainer
+    then writes a checkpoint at that step, so ``--resume`` loses nothing. A second signal stops at once
+    (the last checkpoint stands). Handlers are installed only in the main thread; elsewhere nothing changes.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None  # the name of the signal that asked, once one did
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def check(self, step: int, save: Any, where: str) -> None:
+        """Between steps: if a signal asked, ``save()`` a checkpoint and raise ``TrainingInterrupted``."""
+        if self.requested is None:
+            return
+        save()
+        raise TrainingInterrupted(f"{self.requested}: stopped at step {step} and wrote its checkpoint ({where}); "
+                                  "continue with the same command plus --resume")
 
 
 class RL_Trainer:
@@ -91,8 +133,10 @@ class RL_Trainer:
                    desc=f"{cfg.exp_name} seed{cfg.seed}", dynamic_ncols=True)
         interval_start, steps_at_start = time.perf_counter(), self.step
         self.clock.restart()
+        stop = StopRequest().install()
         try:
             while self.step < cfg.total_steps:
+                stop.check(self.step, self.save_checkpoint, str(self.ckpt_path))  # after Ctrl-C / SIGTERM
                 info = self.agent.train(*self.buffer.sample(cfg.batch_size))
                 self._accumulate(info)
                 self.step += 1
@@ -109,6 +153,7 @@ class RL_Trainer:
                     self.save_checkpoint()
             torch.save(self.agent.actor.state_dict(), self.run_dir / "policy.pt")
         finally:
+            stop.restore()
             bar.close()
             self.logger.close()
         return self.logger.rows

@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 from functools import partial
 
 import pytest
@@ -9,8 +11,15 @@ from cs224r.fast.multi_seed_trainer import MultiSeedTrainer, run_seeds_fast
 from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
-from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import assert_rows_close, read_csv, record_checkpoint_times, subnormal_survives, trainer_config
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, TrainingInterrupted
+from tests.helpers import (
+    assert_rows_close,
+    before_call,
+    read_csv,
+    record_checkpoint_times,
+    subnormal_survives,
+    trainer_config,
+)
 
 _config = partial(trainer_config, AWACConfig)
 
@@ -51,10 +60,11 @@ def test_checkpoint_between_evaluations_keeps_the_time_since_the_last(tmp_path, 
     assert 0 < time1 < rows[0][-1]["Time_Elapsed"] <= time2
 
 
-def _resume_matches_uninterrupted_run(tmp_path, seeds):
-    """Resume the 20-step run in tmp_path/a to the end; its CSVs equal an uninterrupted run's in tmp_path/b."""
+def _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=20):
+    """Resume the run in tmp_path/a (stopped at ``at_step``) to the end; its CSVs equal an uninterrupted
+    run's in tmp_path/b."""
     resumed = MultiSeedTrainer(_config(tmp_path / "a", resume=True), seeds)
-    assert resumed.step == 20
+    assert resumed.step == at_step
     resumed.run()
     MultiSeedTrainer(_config(tmp_path / "b"), seeds).run()
     for seed in seeds:
@@ -65,6 +75,19 @@ def _resume_matches_uninterrupted_run(tmp_path, seeds):
 def test_fast_trainer_resumes_its_own_checkpoints(tmp_path):
     MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
     _resume_matches_uninterrupted_run(tmp_path, [3, 4])
+
+
+def test_sigterm_checkpoints_every_seed_at_that_step_and_resume_loses_nothing(tmp_path, monkeypatch,
+                                                                              catch_signals):
+    seeds = [3, 4]
+    stopped = MultiSeedTrainer(_config(tmp_path / "a"), seeds)
+    # between the step-10 and step-20 checkpoints
+    before_call(stopped.agent, "update", 17, lambda: os.kill(os.getpid(), signal.SIGTERM), monkeypatch)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM: stopped at step 17"):
+        stopped.run()
+    for seed in seeds:
+        assert torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)["step"] == 17
+    _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=17)
 
 
 def test_existing_run_and_bad_input_are_clear_errors(tmp_path):

@@ -1,3 +1,5 @@
+import os
+import signal
 from functools import partial
 
 import pytest
@@ -5,8 +7,15 @@ import torch
 
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure.config import AWACConfig
-from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
-from tests.helpers import TIME_COLUMNS, read_csv, record_checkpoint_times, subnormal_survives, trainer_config
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, TrainingInterrupted
+from tests.helpers import (
+    TIME_COLUMNS,
+    before_call,
+    read_csv,
+    record_checkpoint_times,
+    subnormal_survives,
+    trainer_config,
+)
 
 # trainer_config's tiny run, smaller still: 40 steps, checkpoints every 20, 1 x 8 MLPs
 _config = partial(trainer_config, AWACConfig, total_steps=40, checkpoint_interval=20, eval_episodes=2,
@@ -39,15 +48,11 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch, dev
     rows_straight = straight.run()
 
     killed = RL_Trainer(config(tmp_path / "b"), AWACAgent)
-    real_train, calls = killed.agent.train, {"n": 0}
 
-    def dying_train(*args):
-        calls["n"] += 1
-        if calls["n"] == 31:  # checkpoint at step 20 exists, steps 21..30 are lost
-            raise KeyboardInterrupt
-        return real_train(*args)
+    def die():
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(killed.agent, "train", dying_train)
+    before_call(killed.agent, "train", 31, die, monkeypatch)  # checkpoint at step 20 exists, 21..30 are lost
     with pytest.raises(KeyboardInterrupt):
         killed.run()
     resumed = RL_Trainer(config(tmp_path / "b", resume=True), AWACAgent)
@@ -59,6 +64,41 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch, dev
         assert torch.equal(p, q)
     for p, q in zip(straight.agent.critic.parameters(), resumed.agent.critic.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_interval_checkpoints_that_step_and_resume_loses_nothing(tmp_path, monkeypatch, sig,
+                                                                               catch_signals):
+    straight = RL_Trainer(_config(tmp_path / "a"), AWACAgent)
+    rows_straight = straight.run()
+
+    stopped = RL_Trainer(_config(tmp_path / "b"), AWACAgent)
+    # arrives during step 27: between the checkpoints (20, 40) and the evaluations (20, 30)
+    calls = before_call(stopped.agent, "train", 27, lambda: os.kill(os.getpid(), sig), monkeypatch)
+    with pytest.raises(TrainingInterrupted, match=f"{sig.name}: stopped at step 27 .*--resume"):
+        stopped.run()
+    assert calls["n"] == 27  # the step in progress finished, no further step began
+    assert signal.getsignal(sig) is catch_signals  # the trainer put the previous handler back
+
+    resumed = RL_Trainer(_config(tmp_path / "b", resume=True), AWACAgent)
+    assert resumed.step == 27  # not the step-20 checkpoint: nothing after it is lost
+    assert _strip_times(resumed.run()) == _strip_times(rows_straight)
+    for p, q in zip(straight.agent.actor.parameters(), resumed.agent.actor.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_a_second_signal_stops_at_once(tmp_path, monkeypatch, catch_signals):
+    trainer = RL_Trainer(_config(tmp_path), AWACAgent)
+
+    def impatient():  # the second Ctrl-C comes before the step in progress is finished
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    before_call(trainer.agent, "train", 25, impatient, monkeypatch)
+    with pytest.raises(KeyboardInterrupt) as info:
+        trainer.run()
+    assert type(info.value) is KeyboardInterrupt  # not TrainingInterrupted: no checkpoint at step 25
+    assert torch.load(trainer.ckpt_path, weights_only=False)["step"] == 20  # the last regular checkpoint
 
 
 def test_checkpoint_between_evaluations_keeps_the_time_since_the_last(tmp_path, monkeypatch):
