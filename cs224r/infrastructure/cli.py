@@ -50,7 +50,7 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
             for s in seeds:
                 cfg = dataclasses.replace(config, seed=s)
                 all_rows.append(train(cfg, agent_cls, callbacks=_callbacks(cfg)))
-    except (UnknownEnvError, DatasetError, TrainingError, FileNotFoundError, RuntimeError, ValueError) as err:
+    except (UnknownEnvError, DatasetError, TrainingError, OSError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # TrainingInterrupted says where its checkpoint is
