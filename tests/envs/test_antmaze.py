@@ -163,3 +163,31 @@ def test_importing_cs224r_does_not_import_mujoco():
     code = "import sys, cs224r, cs224r.envs; print('mujoco' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("made_for, env_name, accepted", [
+    ("antmaze-umaze-v0", "antmaze-medium-diverse-v0", False),  # another maze
+    ("antmaze-large-play-v0", "antmaze-umaze-v2", False),
+    ("antmaze-umaze-v0", "antmaze-umaze-diverse-v0", True),  # same maze, other data: allowed
+    ("antmaze-medium-play-v0", "antmaze-medium-diverse-v2", True),
+    (None, "antmaze-large-diverse-v0", True),  # a file that names no env (D4RL's own) cannot be checked
+])
+def test_a_file_made_for_another_maze_is_refused(tmp_path, made_for, env_name, accepted):
+    from cs224r.data import DatasetError, load_dataset
+    from cs224r.data.d4rl_hdf5 import write_d4rl_hdf5
+    from cs224r.data.dataset import Dataset
+
+    n = 8
+    obs, term = np.zeros((n, 29), np.float32), np.zeros(n, np.float32)
+    term[-1] = 1
+    meta = {"source": "test", "flavour": "d4rl", "reward_type": "sparse"}
+    if made_for is not None:
+        meta["env_name"] = made_for
+    path = tmp_path / "file.hdf5"
+    write_d4rl_hdf5(path, Dataset(observations=obs, actions=np.zeros((n, 8), np.float32), rewards=term.copy(),
+                                  next_observations=obs, terminals=term, metadata=meta))
+    if accepted:
+        assert len(load_dataset(env_name, path)) == n
+    else:
+        with pytest.raises(DatasetError, match=f"made for {made_for} .* but {env_name} is the"):
+            load_dataset(env_name, path)

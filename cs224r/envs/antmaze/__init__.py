@@ -38,9 +38,16 @@ def dataset_name(env_name: str) -> str:
 
 def load_antmaze_dataset(env_name: str, dataset_path=None):
     """Resolve the dataset: --dataset PATH, the cache dir, then generation (cs224r.data.resolve)."""
+    from cs224r.data.dataset import DatasetError
     from cs224r.data.resolve import resolve_dataset
 
-    return resolve_dataset(dataset_name(env_name), dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
+    data = resolve_dataset(dataset_name(env_name), dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
+    made_for = str(data.metadata.get("env_name"))  # a generated file names its env; elsewhere it is env_name
+    maze, file_maze = DATASETS[dataset_name(env_name)], DATASETS.get(dataset_name(made_for))
+    if file_maze is not None and file_maze != maze:
+        raise DatasetError(f"{dataset_path or env_name}: the file was made for {made_for} (the {file_maze} maze), "
+                           f"but {env_name} is the {maze} maze; pass --env-name {made_for} or the {maze} maze's file")
+    return data
 
 
 def _generate(env_name: str, out_path) -> None:
