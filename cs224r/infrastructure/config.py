@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -150,7 +151,13 @@ FIELD_RANGES: dict[str, str] = {
     "temperature": "non-negative", "expectile": "open fraction", "grad_clip": "non-negative",
     "filter_top_percent": "percent",
 }
-CHOICES: dict[str, tuple[str, ...]] = {"device": ("auto", "cpu", "cuda"), "actor_lr_schedule": ("constant", "cosine")}
+SCHEDULES = ("constant", "cosine")  # the actor's learning-rate schedules (cs224r/infrastructure/schedules.py)
+CHOICES: dict[str, tuple[str, ...]] = {"actor_lr_schedule": SCHEDULES}
+
+
+def known_device(name: str) -> bool:
+    """Whether ``name`` is a device the trainers accept: ``auto``, ``cpu``, ``cuda`` or ``cuda:<index>``."""
+    return name in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", name) is not None
 
 
 def check_config(config: Any) -> None:
@@ -166,6 +173,9 @@ def check_config(config: Any) -> None:
         value = getattr(config, name, allowed[0])
         if value not in allowed:
             raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {value!r}")
+    device = getattr(config, "device", "auto")
+    if not isinstance(device, str) or not known_device(device):
+        raise ValueError(f"--device must be one of auto, cpu, cuda, got {device!r} (cuda:N picks GPU N)")
 
 
 C = TypeVar("C")

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cs224r.infrastructure.config import known_device
+
 device = torch.device("cpu")
 
 
@@ -16,7 +18,7 @@ def init_device(name: str = "auto") -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was requested but no CUDA GPU is visible; use --device cpu or auto")
-    if name != "cpu" and not name.startswith("cuda"):
+    if not known_device(name):
         raise ValueError(f"unknown device '{name}'; use auto, cpu or cuda")
     device = torch.device(name)
     return device

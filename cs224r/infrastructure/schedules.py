@@ -6,7 +6,7 @@ import math
 
 import torch
 
-SCHEDULES = ("constant", "cosine")
+from cs224r.infrastructure.config import SCHEDULES  # the names, defined with the config
 
 
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:

@@ -73,6 +73,7 @@ def test_edge_values_in_range_are_accepted():
     cfg = IQLConfig(gamma=1.0, tau=0.0, temperature=0.0, grad_clip=0.0, actor_n_layers=0, torch_threads=0)
     assert (cfg.gamma, cfg.tau, cfg.temperature) == (1.0, 0.0, 0.0)
     assert BCConfig(filter_top_percent=100.0).filter_top_percent == 100.0
+    assert AWACConfig(device="cuda:1").device == "cuda:1"  # a GPU index, as init_device takes it
 
 
 def test_bad_value_stops_the_cli_before_writing_anything(tmp_path, capsys):
