@@ -147,10 +147,11 @@ def main(argv: list[str] | None = None, param: str | None = None) -> int:
     for field, flag in (("seed", "--seeds"), (param, "--values")):
         if field in given:
             parser.error(f"the sweep sets --{field.replace('_', '-')} itself; use {flag}")
-    if param == "temperature" and any(b < 0 for b in values):
-        parser.error(f"temperatures must be >= 0, got {values}")
-    if param == "expectile" and any(not 0 < z < 1 for z in values):
-        parser.error(f"expectiles must be in (0, 1), got {values}")
+    for value in values:  # the config's own range for the swept flag (check_config), before any run starts
+        try:
+            IQLConfig(**{param: value})
+        except ValueError as err:
+            parser.error(str(err))
     log_dir = given.get("log_dir", IQLConfig.log_dir)
     exp_name = given.get("exp_name", IQLConfig.exp_name)
     failures = []

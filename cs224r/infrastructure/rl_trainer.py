@@ -8,6 +8,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ class StopRequest:
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum).name
 
-    def check(self, step: int, save: Any, where: str) -> None:
+    def check(self, step: int, save: Callable[[], None], where: str) -> None:
         """Between steps: if a signal asked, ``save()`` a checkpoint and raise ``TrainingInterrupted``."""
         if self.requested is None:
             return

@@ -42,7 +42,7 @@ def load_antmaze_dataset(env_name: str, dataset_path=None):
     from cs224r.data.resolve import resolve_dataset
 
     data = resolve_dataset(dataset_name(env_name), dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
-    made_for = str(data.metadata.get("env_name"))  # a generated file names its env; elsewhere it is env_name
+    made_for = data.metadata["env_name"]  # what a generated file was made for; files naming none get env_name
     maze, file_maze = DATASETS[dataset_name(env_name)], DATASETS.get(dataset_name(made_for))
     if file_maze is not None and file_maze != maze:
         raise DatasetError(f"{dataset_path or env_name}: the file was made for {made_for} (the {file_maze} maze), "
