@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the profile of how much of each step is matrix multiplies")
+    parser.add_argument("--no-single", dest="single", action="store_false",
+                        help="skip the S=1 timings (saves their compilation with --compile)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads for every path (0 = leave torch's setting)")
     args = parser.parse_args(argv)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         ref_agent.train(*ref_buffer.sample(cfg.batch_size))
 
     runners = {"reference": (1, ref_step, 1)}  # name: (seeds, one call, steps per call)
-    for S in sorted({1, args.seeds}):
+    for S in sorted({1, args.seeds} if args.single else {args.seeds}):
         seeds = list(range(1, S + 1))
         fast, sampler = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
         runners[f"fast S={S}"] = (S, lambda f=fast, s=sampler: f.update(*s.sample(cfg.batch_size)), 1)

@@ -11,7 +11,7 @@
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
 # ALGO (awac | iql, for the sweep), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
-# default tests/fast), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
+# default tests/fast), TESTS_K (a pytest -k expression), BENCH_ALGOS (awac iql), BENCH_ARGS (extra bench_train.py flags, e.g. --no-single), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
 # A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
 set -u
 T0=$(date +%s)
@@ -56,14 +56,14 @@ TESTS_RC=0
 if [ "$PHASE" != train ]; then
     # BENCH_COMPILE also runs the opt-in compiled tests (the compiled update replayed in the graphs == eager)
     CS224R_TEST_COMPILE=${BENCH_COMPILE:-} timeout $([ -n "${BENCH_COMPILE:-}" ] && echo 300 || echo 150) \
-        python3 -m pytest -q -p no:cacheprovider ${TESTS:-tests/fast} >"$OUT/tests.log" 2>&1
+        python3 -m pytest -q -p no:cacheprovider ${TESTS:-tests/fast} ${TESTS_K:+-k "$TESTS_K"} >"$OUT/tests.log" 2>&1
     TESTS_RC=$?
     echo "tests rc=$TESTS_RC at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests.log"
     if [ "${BENCH_STEPS:-200}" != 0 ]; then
-        for algo in awac iql; do
+        for algo in ${BENCH_ALGOS:-awac iql}; do
             timeout $([ -n "${BENCH_COMPILE:-}" ] && echo 360 || echo 120) python3 benchmarks/bench_train.py \
                 --algo $algo --device "$DEVICE" --rounds 3 --steps "${BENCH_STEPS:-200}" --no-profile \
-                ${BENCH_COMPILE:+--compile} 2>&1 | tee "$OUT/bench_$algo.txt"
+                ${BENCH_COMPILE:+--compile} ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench_$algo.txt"
         done
     fi
 fi
