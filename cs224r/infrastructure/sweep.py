@@ -62,13 +62,15 @@ def image_packages(requirements: str | Path = REPO_ROOT / "requirements.txt") ->
 
 
 def modal_image():
-    """Debian + Python 3.11 + the pinned requirements (CUDA torch from PyPI) + this package's source."""
+    """Debian + a C compiler + Python 3.11 + the pinned requirements (CUDA torch from PyPI) + this package's source."""
     import modal
 
     # Inside the container the image is already built and requirements.txt is not there to read.
     packages = image_packages() if modal.is_local() else []
     return (
         modal.Image.debian_slim(python_version=PYTHON_VERSION)
+        # a C compiler: --fast-compile's Triton kernels build their launchers with it (else compilation falls back)
+        .apt_install("build-essential")
         .pip_install(*packages)
         # dataset caches on the Volume: generated or uploaded data is found by every later run
         .env({"PYTHONUNBUFFERED": "1", "CS224R_DATA": f"{RESULTS_DIR}/datasets",
