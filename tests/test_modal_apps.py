@@ -131,6 +131,9 @@ def test_training_flags_pass_through_unchanged():
     assert config.total_steps == 10_000  # point-reach's own default budget, as run_awac.py uses
     single = sweep.parse_launch_args(["--seed", "7"], prog="t", multi_seed=False, gpu=True)
     assert single.seeds == [7] and single.train_argv == ["--seed", "7"]
+    compiled = sweep.parse_launch_args(["--one-container", "--fast-compile"], prog="t", multi_seed=True,
+                                       one_container=True)
+    assert compiled.one_container and compiled.train_argv == ["--fast-compile"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -139,6 +142,7 @@ def test_training_flags_pass_through_unchanged():
     (["--lambda-awak", "1"], "unrecognized arguments"),
     (["--algo", "sac"], "unknown algorithm"),
     (["--seeds", "1", "1"], "duplicates"),
+    (["--fast-compile"], "--fast-compile compiles the fast multi-seed path"),
 ])
 def test_bad_launch_flags(argv, message, capsys):
     with pytest.raises(SystemExit):

@@ -46,6 +46,9 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
 
             all_rows = train_seeds(config, seeds)
         else:
+            if config.fast_compile:
+                raise ValueError("--fast-compile compiles the fast path's update; add --fast (AWAC, IQL) "
+                                 "or drop --fast-compile")
             all_rows = []
             for s in seeds:
                 cfg = dataclasses.replace(config, seed=s)

@@ -161,6 +161,10 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
         parser.error("give the seeds as --seeds 1 2 3 (not --seed)")
     if fixed_log_dir and "log_dir" in given:
         parser.error(f"--log-dir is fixed on Modal: runs go to the Volume {RESULTS_VOLUME} as <exp-name>/seed<N>/")
+    if given.get("fast_compile") and not getattr(known, "one_container", False):
+        parser.error("--fast-compile compiles the fast multi-seed path, which runs with "
+                     + ("--one-container; add it" if one_container else "modal_train_para.py --one-container; use that")
+                     + " or drop --fast-compile")
     seeds = list(known.seeds) if multi_seed else [given.get("seed", config_cls.seed)]
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds has duplicates: {seeds}")

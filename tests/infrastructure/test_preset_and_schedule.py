@@ -111,6 +111,12 @@ def test_fast_refuses_what_it_does_not_implement(tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
+def test_fast_compile_without_fast_is_refused(tmp_path, capsys):
+    assert run_awac_main(["--env-name", "line-v0", "--fast-compile", "--log-dir", str(tmp_path)]) == 2
+    assert "add --fast" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_constant_schedule_adds_no_column():
     agent = AWACAgent(2, 5, True, AWACConfig(actor_size=8, critic_size=8))
     batch = (torch.rand(4, 2), torch.tensor([0, 1, 2, 3]), -torch.ones(4), torch.rand(4, 2), torch.zeros(4))
