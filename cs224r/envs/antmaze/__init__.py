@@ -41,9 +41,10 @@ def load_antmaze_dataset(env_name: str, dataset_path=None):
     from cs224r.data.dataset import DatasetError
     from cs224r.data.resolve import resolve_dataset
 
-    data = resolve_dataset(dataset_name(env_name), dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
+    name = dataset_name(env_name)
+    data = resolve_dataset(name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
     made_for = data.metadata["env_name"]  # what a generated file was made for; files naming none get env_name
-    maze, file_maze = DATASETS[dataset_name(env_name)], DATASETS.get(dataset_name(made_for))
+    maze, file_maze = DATASETS[name], DATASETS.get(dataset_name(made_for))
     if file_maze is not None and file_maze != maze:
         raise DatasetError(f"{dataset_path or env_name}: the file was made for {made_for} (the {file_maze} maze), "
                            f"but {env_name} is the {maze} maze; pass --env-name {made_for} or the {maze} maze's file")
