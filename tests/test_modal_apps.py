@@ -150,6 +150,16 @@ def test_bad_launch_flags(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("algo", ["awac", "iql"])
+def test_fast_compile_on_a_discrete_task_is_refused(algo, capsys):
+    """--one-container runs a discrete task's seeds one after another on the plain trainer, which would
+    ignore the flag."""
+    with pytest.raises(SystemExit):
+        sweep.parse_launch_args(["--one-container", "--fast-compile", "--algo", algo, "--env-name",
+                                 "pointmass-medium-v0"], prog="t", multi_seed=True, one_container=True)
+    assert "does not run pointmass-medium-v0 (discrete actions)" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ function bodies, locally
 def test_train_seed_body_resumes_after_interruption(tmp_path, capsys):
     class Preempted(Exception):

@@ -17,6 +17,8 @@ gymnasium-robotics is imported only when an env is built, so ``import cs224r`` s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from cs224r.envs.base import EnvSpec, register
@@ -74,7 +76,11 @@ def make_gr_env(maze: str):
         from gymnasium_robotics.envs.maze.ant_maze_v4 import AntMazeEnv
     except ImportError as err:
         raise ImportError(f"the gymnasium-robotics AntMaze envs need `pip install gymnasium-robotics` ({err})") from err
-    return AntMazeEnv(maze_map=EVAL_MAPS[maze], reward_type="sparse", continuing_task=False, reset_target=False)
+    env = AntMazeEnv(maze_map=EVAL_MAPS[maze], reward_type="sparse", continuing_task=False, reset_target=False)
+    xml = getattr(env, "tmp_xml_file_path", None)  # the maze XML it wrote to the temp dir and never removes;
+    if xml:  # the model is loaded, nothing reads the file again
+        Path(xml).unlink(missing_ok=True)
+    return env
 
 
 class GRAntMazeBatch:

@@ -16,6 +16,8 @@ So the numbers are the eager fast path's, step for step (tested on a GPU in ``te
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from cs224r.fast.sampler import MultiSeedSampler
@@ -41,6 +43,7 @@ class GraphedStep:
     The first ``warmup`` updates run eagerly on a side stream (real training steps: the capture needs the
     optimizer state and cuBLAS workspaces to exist already); after that ``n == steps_per_replay`` replays
     the long graph and any other n replays the one-step graph n times (each graph captured on first use).
+    ``setup_seconds`` records what the warm-up (with ``--fast-compile``: the compilation) and each capture took.
     """
 
     def __init__(self, agent, sampler: MultiSeedSampler, batch_size: int, sums: dict[str, torch.Tensor] | None = None,
@@ -68,13 +71,19 @@ class GraphedStep:
                     group["capturable"] = True
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.eager_steps = 0
+        self.setup_seconds: dict[str, float] = {}  # warm-up (compilation with --fast-compile) and each capture
 
     def advance(self, n: int = 1) -> None:
         """n updates of every seed."""
-        while n > 0 and self.eager_steps < self.warmup:
-            self._eager(1)
-            self.eager_steps += 1
-            n -= 1
+        if n > 0 and self.eager_steps < self.warmup:
+            t0 = time.perf_counter()
+            while n > 0 and self.eager_steps < self.warmup:
+                self._eager(1)
+                self.eager_steps += 1
+                n -= 1
+            if self.capture:
+                torch.cuda.synchronize(self.device)
+            self._add_setup("eager warm-up", t0)
         if n <= 0:
             return
         if not self.capture:
@@ -84,6 +93,9 @@ class GraphedStep:
         else:
             for _ in range(n):
                 self._replay(1)
+
+    def _add_setup(self, what: str, t0: float) -> None:
+        self.setup_seconds[what] = self.setup_seconds.get(what, 0.0) + time.perf_counter() - t0
 
     def _eager(self, n: int) -> None:
         if self.capture:
@@ -104,6 +116,7 @@ class GraphedStep:
             if self.rng_in_graph:
                 for gen in self.generators:
                     graph.register_generator_state(gen)
+            t0 = time.perf_counter()
             try:
                 with torch.cuda.graph(graph):
                     self._steps(n, draw=self.rng_in_graph)
@@ -111,6 +124,7 @@ class GraphedStep:
                 raise RuntimeError(f"capturing {n} training step(s) as a CUDA graph failed ({err}); continue with "
                                    "--resume and --no-fast-cuda-graph (or without --fast-compile)") from err
             self.graphs[n] = graph
+            self._add_setup(f"capture of the {n}-step graph", t0)
         if not self.rng_in_graph:
             self._draw()  # n == 1 here: the long graph needs the draws inside
         graph.replay()

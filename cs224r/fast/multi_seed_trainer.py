@@ -104,6 +104,8 @@ class MultiSeedTrainer:
         if config.fast_compile:
             self.agent.enable_compile()  # with the graphs: compiled in their eager warm-up, its kernels replayed
         self.graph: GraphedStep | None = None
+        self._setup: dict[str, float] = {}  # without graphs: the first compiled update's time
+        self._setup_reported = False
         if config.fast_cuda_graph:
             reason = graph_unavailable_reason(self.device)
             if reason is None:
@@ -130,7 +132,10 @@ class MultiSeedTrainer:
                     self.loss_sums = self.graph.sums
                 else:
                     n = 1
+                    t0 = time.perf_counter()
                     info = self.agent.update(*self.sampler.sample(cfg.batch_size))
+                    if cfg.fast_compile and not self._setup:
+                        self._setup["first update, incl. torch.compile"] = time.perf_counter() - t0
                     for key, value in info.items():  # stays on the device until the logging interval
                         self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
                 self.loss_count += n
@@ -141,6 +146,7 @@ class MultiSeedTrainer:
                         torch.cuda.synchronize(self.device)
                     sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
                     rows = self._log_interval(sps)
+                    self._report_setup()
                     bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
                     interval_start, steps_at_start = time.perf_counter(), self.step
                 if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
@@ -153,6 +159,13 @@ class MultiSeedTrainer:
             for logger in self.loggers:
                 logger.close()
         return [logger.rows for logger in self.loggers]
+
+    def _report_setup(self) -> None:
+        """Once, at the first log: what the start cost before full speed (compilation, graph capture)."""
+        setup = self.graph.setup_seconds if self.graph is not None else self._setup
+        if setup and not self._setup_reported:
+            self._setup_reported = True
+            tqdm.write("setup before full speed: " + ", ".join(f"{k} {v:.1f} s" for k, v in setup.items()))
 
     def _steps_to_next_event(self) -> int:
         """Steps until the next evaluation, checkpoint or the end (so a multi-step graph never runs past one)."""

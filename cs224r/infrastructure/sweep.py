@@ -165,6 +165,10 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
         parser.error("--fast-compile compiles the fast multi-seed path, which runs with "
                      + ("--one-container; add it" if one_container else "modal_train_para.py --one-container; use that")
                      + " or drop --fast-compile")
+    if given.get("fast_compile") and getattr(known, "one_container", False):
+        reason = _no_fast_path(known.algo, given.get("env_name", config_cls.env_name))
+        if reason:
+            parser.error(f"--fast-compile compiles the fast multi-seed path, which {reason}; drop --fast-compile")
     seeds = list(known.seeds) if multi_seed else [given.get("seed", config_cls.seed)]
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds has duplicates: {seeds}")
@@ -172,6 +176,19 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
                       exp_name=given.get("exp_name", config_cls.exp_name),
                       use_wandb=bool(given.get("use_wandb", False)),
                       gpu=getattr(known, "gpu", None), one_container=getattr(known, "one_container", False))
+
+
+def _no_fast_path(algo: str, env_name: str) -> str | None:
+    """Why ``--one-container`` would run ``algo`` on ``env_name`` without the fast path (None when it would not)."""
+    from cs224r.envs import UnknownEnvError, get_spec
+
+    if algo not in FAST_MULTI_SEED:  # today every launchable algorithm has one
+        return f"covers {', '.join(sorted(FAST_MULTI_SEED))}, not {algo}"
+    try:
+        discrete = get_spec(env_name).discrete
+    except UnknownEnvError:
+        return None  # the training flags' own check reports it
+    return f"does not run {env_name} (discrete actions)" if discrete else None
 
 
 def new_launch_token() -> str:

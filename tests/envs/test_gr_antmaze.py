@@ -1,5 +1,6 @@
 """gymnasium-robotics AntMaze under Minari ids: flat observation layout, -1/0 reward, episode ends."""
 
+import os
 import subprocess
 import sys
 
@@ -23,6 +24,13 @@ def test_registered_lazily_without_heavy_imports():
             "assert 'D4RL/antmaze/umaze-v1' in E.env_names()")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert set(DATASETS) <= set(__import__("cs224r.envs", fromlist=["env_names"]).env_names())
+
+
+def test_the_maze_xml_it_writes_to_the_temp_dir_is_removed():
+    env = GRAntMazeBatch(1, "umaze", 700).envs[0]
+    assert env.tmp_xml_file_path.endswith(".xml") and not os.path.exists(env.tmp_xml_file_path)
+    env.reset(seed=0)  # still runs: the model was loaded before the file went
+    env.step(np.zeros(8))
 
 
 def test_flat_observation_matches_mujoco_state():

@@ -39,6 +39,7 @@ def test_cpu_has_no_graph_and_the_trainer_falls_back(tmp_path, capsys):
     assert trainer.config.fast_cuda_graph and trainer.graph is None
     assert "graph" not in capsys.readouterr().out  # nothing to report on a CPU
     trainer.run()
+    assert "setup" not in capsys.readouterr().out  # no compilation, no graph: no setup line
     assert len(read_csv(tmp_path / "t" / "seed3" / "metrics.csv")) == 1
 
 
@@ -125,7 +126,7 @@ def test_graph_of_the_compiled_update_equals_eager_steps(dev, fast_cls, cfg):
     _eager_vs_graph(fast_cls, cfg, torch.device(dev), capture=dev == "cuda", compiled=True)
 
 
-def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
+def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path, capsys):
     """The trainer's chunked loop (4 steps per call, cut at each checkpoint and evaluation), run uncaptured."""
     seeds, kw = [3, 5], {"total_steps": 23, "checkpoint_interval": 5, "eval_interval": 10}
     MultiSeedTrainer(_trainer_config(tmp_path / "eager", **kw), seeds).run()
@@ -137,6 +138,8 @@ def test_trainer_in_graph_chunks_writes_the_eager_csv_on_cpu(tmp_path):
     trainer.graph.advance = lambda n: (calls.append(n), advance(n))
     trainer.run()
     assert calls == [4, 1, 4, 1, 4, 1, 4, 1, 3]  # never past a checkpoint (5, 10, 15, 20) or the end (23)
+    out = capsys.readouterr().out  # the warm-up's time, reported once at the first log (nothing captured here)
+    assert out.count("setup before full speed: eager warm-up ") == 1 and "capture" not in out
     for seed in seeds:
         assert_rows_close(read_csv(tmp_path / "chunks" / "t" / f"seed{seed}" / "metrics.csv"),
                           read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))

@@ -167,13 +167,14 @@ def test_the_fast_trainer_flushes_subnormals_unless_told_not_to(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
                     reason="compiling takes 1-2 minutes on a CPU; set CS224R_TEST_COMPILE=1 to run")
-def test_compiled_trainer_writes_the_eager_csv_and_its_checkpoint_resumes_eagerly(tmp_path):
+def test_compiled_trainer_writes_the_eager_csv_and_its_checkpoint_resumes_eagerly(tmp_path, capsys):
     """``--fast-compile``: each seed's CSV equals the eager fast trainer's up to rounding, and a compiled
     run stopped at 20 steps continues without compilation (the checkpoint holds no compiled state)."""
     seeds = [3, 4]
     compiled = MultiSeedTrainer(_config(tmp_path / "c", fast_compile=True), seeds)
     assert compiled.agent._compiled is not None
     compiled.run()
+    assert capsys.readouterr().out.count("setup before full speed: first update, incl. torch.compile ") == 1
     MultiSeedTrainer(_config(tmp_path / "a", total_steps=20, fast_compile=True), seeds).run()
     _resume_matches_uninterrupted_run(tmp_path, seeds)  # resumed eagerly in a, uninterrupted eager run in b
     for seed in seeds:
