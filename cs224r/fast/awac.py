@@ -242,14 +242,22 @@ class FastAWAC:
         are the leading dims of each tensor that belong to one seed (``(2,)`` for both Q-nets of a seed)."""
         grads = torch.autograd.grad(loss, params)
         if self.grad_clip:
-            key = (member_dims, *(p.shape for p in params))
-            if key not in self._clippers:
-                self._clippers[key] = MemberGradClip([p.shape for p in params], [member_dims] * len(params),
-                                                     self.S, self.grad_clip, self.device, flat=self.flat_clip)
-            grads, _ = self._clippers[key](grads)
+            grads, _ = self._clipper(params, member_dims)(grads)
         for p, g in zip(params, grads):
             p.grad = g
         opt.step()
+
+    def _clipper(self, params: Sequence[torch.Tensor], member_dims: tuple[int, ...]) -> MemberGradClip:
+        """The per-seed gradient clipping of one parameter group (built on first use)."""
+        key = (member_dims, *(p.shape for p in params))
+        if key not in self._clippers:
+            self._clippers[key] = MemberGradClip([p.shape for p in params], [member_dims] * len(params),
+                                                 self.S, self.grad_clip, self.device, flat=self.flat_clip)
+        return self._clippers[key]
+
+    def _descent_groups(self) -> list[tuple[list[torch.Tensor], tuple[int, ...]]]:
+        """Each parameter group that ``_update`` passes to ``_descend``, with its per-seed leading dims."""
+        return [(self.critic, (2,)), ([*self.actor, self.logstd], ())]
 
     def _actor_step(self, ac: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                     weights: torch.Tensor) -> torch.Tensor:
@@ -351,6 +359,9 @@ class FastAWAC:
     def enable_compile(self) -> bool:
         """``torch.compile`` the update's arithmetic (the RNG draws stay eager); False when unavailable.
         A changing actor rate is a device tensor (``_init_actor_lr``), so the schedule does not recompile."""
+        if self.grad_clip:  # built before tracing: else the first call traces the building and the next recompiles
+            for params, member_dims in self._descent_groups():
+                self._clipper(params, member_dims)
         try:  # a tiny compiled call first: a missing C++ compiler or unsupported platform shows up here
             probe = torch.ones(2, device=self.device)
             torch.compile(lambda t: torch.relu(t) * 2.0, dynamic=False)(probe)

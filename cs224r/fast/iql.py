@@ -91,6 +91,9 @@ class FastIQL(FastAWAC):
         unstack_into(self.value, s, shell.critic.v_net)
 
     # ------------------------------------------------------------------ the update
+    def _descent_groups(self) -> list[tuple[list[torch.Tensor], tuple[int, ...]]]:
+        return [(list(self.value), ()), *super()._descent_groups()]
+
     def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
         """One IQL step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""

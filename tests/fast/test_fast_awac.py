@@ -15,10 +15,11 @@ from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from tests.fast.helpers import AC, OB, assert_seed_matches, dataset, fast_run, reference_run
 
+_SMALL = dict(actor_n_layers=2, actor_size=32, critic_n_layers=2, critic_size=32, batch_size=64)
+
 
 def _config(**kw):
-    base = dict(actor_n_layers=2, actor_size=32, critic_n_layers=2, critic_size=32, batch_size=64,
-                lambda_awac=0.3, grad_clip=10.0)
+    base = dict(**_SMALL, lambda_awac=0.3, grad_clip=10.0)
     base.update(kw)
     return AWACConfig(**base)
 
@@ -151,15 +152,38 @@ def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
     assert float(logs["Critic Loss"][0]) == pytest.approx(ref_logs[0]["Critic Loss"], rel=1e-5)
 
 
+@pytest.mark.parametrize("algo", ["awac", "iql"])
+def test_descent_groups_are_the_groups_the_update_clips(algo):
+    """``enable_compile`` builds the clippers from ``_descent_groups`` before tracing; they must be the ones
+    an update builds, or the compiled update would still build (and recompile for) one more."""
+    from cs224r.fast.iql import FastIQL
+    from cs224r.infrastructure.config import IQLConfig
+
+    fast_cls, cfg = (FastAWAC, _config()) if algo == "awac" else (FastIQL, IQLConfig(**_SMALL, grad_clip=10.0))
+    data, seeds = dataset(), [1, 2]
+    updated = fast_cls(seeds, OB, AC, cfg, device="cpu")
+    updated.update(*MultiSeedSampler(data, "cpu", seeds).sample(cfg.batch_size))
+    prebuilt = fast_cls(seeds, OB, AC, cfg, device="cpu")
+    for params, member_dims in prebuilt._descent_groups():
+        prebuilt._clipper(params, member_dims)
+    assert set(prebuilt._clippers) == set(updated._clippers)
+    assert len(updated._clippers) == (2 if algo == "awac" else 3)  # critic, actor (+ IQL's value net)
+
+
 @pytest.mark.skipif(not os.environ.get("CS224R_TEST_COMPILE"),
                     reason="compiling takes 1-2 minutes on a CPU; set CS224R_TEST_COMPILE=1 to run")
 def test_compiled_update_matches_reference():
+    from torch._dynamo.utils import counters
+
     cfg, data = _config(grad_clip=0.5), dataset(seed=1)
     seeds = [1, 2]
     fast = FastAWAC(seeds, OB, AC, cfg, device="cpu")
     assert fast.enable_compile()
     sampler = MultiSeedSampler(data, "cpu", seeds)
-    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(10)]
+    logs = [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()}]
+    traced = counters["frames"]["total"]
+    logs += [{k: v.clone() for k, v in fast.update(*sampler.sample(cfg.batch_size)).items()} for _ in range(9)]
+    assert counters["frames"]["total"] == traced  # compiled on the first call only: no recompilation
     for s, seed in enumerate(seeds):
         ref, ref_logs = _reference_run(seed, cfg, data, 10)
         _assert_seed_matches(fast, s, ref, logs, ref_logs)
