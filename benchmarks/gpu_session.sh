@@ -11,7 +11,8 @@
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
 # ALGO (awac | iql, for the sweep), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
-# default tests/fast), TESTS_K (a pytest -k expression), BENCH_ALGOS (awac iql), BENCH_ARGS (extra bench_train.py flags, e.g. --no-single), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs).
+# default tests/fast), TESTS_K (a pytest -k expression), BENCH_ALGOS (awac iql), BENCH_ARGS (extra bench_train.py flags, e.g. --no-single), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs; a file
+# $CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5 already there, e.g. generated locally and carried with the checkout, is used as is).
 # A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
 set -u
 T0=$(date +%s)
