@@ -1,5 +1,6 @@
 """A tiny Minari dataset made locally with minari's own API (no network): loading, order, flavour."""
 
+import tempfile
 import warnings
 
 import gymnasium as gym
@@ -54,6 +55,8 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     monkeypatch.setenv("CS224R_DATA", str(tmp_path / "cache"))
     monkeypatch.setattr(resolve, "_GENERATORS", {})
+    (tmp_path / "tmp").mkdir()  # gymnasium-robotics leaves a maze XML in the temp dir: keep it in tmp_path
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     with warnings.catch_warnings():  # minari warns about missing author/permalink fields
         warnings.simplefilter("ignore")
         episodes = make_minari_dataset()
