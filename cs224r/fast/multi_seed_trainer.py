@@ -37,7 +37,7 @@ from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.rl_trainer import RunClock, StopRequest, TrainingError, cross_device_message
-from cs224r.infrastructure.utils import atomic_write
+from cs224r.infrastructure.utils import atomic_write, save_policy
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
 FAST_ALGOS = ("awac", "iql")
@@ -152,7 +152,7 @@ class MultiSeedTrainer:
                 if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
                     self.save_checkpoints()
             for s, run_dir in enumerate(self.run_dirs):
-                torch.save(self.agent.sync_shell(s).actor.state_dict(), run_dir / "policy.pt")
+                save_policy(self.agent.sync_shell(s).actor, run_dir / "policy.pt")
         finally:
             stop.restore()
             bar.close()

@@ -22,7 +22,7 @@ from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
-from cs224r.infrastructure.utils import atomic_write, rng_state, set_rng_state, set_seed
+from cs224r.infrastructure.utils import atomic_write, rng_state, save_policy, set_rng_state, set_seed
 
 
 class TrainingError(RuntimeError):
@@ -152,7 +152,7 @@ class RL_Trainer:
                     interval_start, steps_at_start = time.perf_counter(), self.step
                 if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
                     self.save_checkpoint()
-            torch.save(self.agent.actor.state_dict(), self.run_dir / "policy.pt")
+            save_policy(self.agent.actor, self.run_dir / "policy.pt")
         finally:
             stop.restore()
             bar.close()

@@ -49,3 +49,10 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
             raise OSError(f"could not write {path}: {err.strerror or err} (disk full or no permission?); "
                           "the previous version of the file is unchanged") from err
         raise
+
+
+def save_policy(actor: torch.nn.Module, path: str | Path) -> None:
+    """``policy.pt``: the actor's ``state_dict`` as CPU tensors, written atomically, so that a policy trained
+    on a GPU loads with a plain ``torch.load(path)`` on any machine."""
+    state = {k: v.detach().cpu() for k, v in actor.state_dict().items()}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -178,6 +178,8 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
         for seed in seeds:
             assert_rows_close(read_csv(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
                               read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
+            policy = torch.load(tmp_path / "graph" / "t" / f"seed{seed}" / "policy.pt", weights_only=True)
+            assert all(t.device.type == "cpu" for t in policy.values())  # loads on a machine without a GPU
     finally:
         ptu.init_device("cpu")
 
