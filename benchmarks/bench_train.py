@@ -11,10 +11,12 @@ is reported, so a machine shared with other jobs slows all three alike. Not a te
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -26,10 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs224r.agents.awac_agent import AWACAgent  # noqa: E402
 from cs224r.agents.iql_agent import IQLAgent  # noqa: E402
+from cs224r.data.d4rl_hdf5 import write_d4rl_hdf5  # noqa: E402
 from cs224r.data.dataset import Dataset  # noqa: E402
 from cs224r.fast.awac import FastAWAC  # noqa: E402
 from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason  # noqa: E402
 from cs224r.fast.iql import FastIQL  # noqa: E402
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
 from cs224r.infrastructure.config import AWACConfig, IQLConfig  # noqa: E402
@@ -46,6 +50,27 @@ def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
                    rewards=((rng.random(n) < 0.01).astype(np.float32) - 1.0),
                    next_observations=rng.normal(size=(n, OB_DIM)).astype(np.float32),
                    terminals=(rng.random(n) < 0.01).astype(np.float32))
+
+
+def trainer_steps_per_second(cfg, data: Dataset, device: torch.device, seeds: list[int], steps: int,
+                             compile_: bool) -> float:
+    """``MultiSeedTrainer``'s training steps/s between its evaluations at ``steps`` and ``2 * steps`` (the
+    first interval holds the compilation and graph capture), on ``data`` written as an AntMaze file."""
+    timeouts = np.zeros(len(data), dtype=np.float32)
+    timeouts[699::700] = 1.0
+    timeouts[-1] = 1.0
+    synthetic = dataclasses.replace(data, timeouts=timeouts, metadata={
+        "flavour": "d4rl", "env_name": "antmaze-umaze-v0", "source": "synthetic, benchmarks/bench_train.py"})
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic.hdf5"
+        write_d4rl_hdf5(path, synthetic)
+        run = dataclasses.replace(cfg, env_name="antmaze-umaze-v0", dataset=str(path), log_dir=tmp, exp_name="bench",
+                                  total_steps=2 * steps, eval_interval=steps, checkpoint_interval=2 * steps,
+                                  eval_episodes=1, progress=False, device=str(device), fast_compile=compile_,
+                                  torch_threads=threads)
+        rows = MultiSeedTrainer(run, seeds).run()
+    return float(rows[0][1]["Train_StepsPerSecond"])
 
 
 def sync(device: torch.device) -> None:
@@ -89,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the S=1 timings (saves their compilation with --compile)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads for every path (0 = leave torch's setting)")
+    parser.add_argument("--trainer-steps", type=int, default=0,
+                        help="also run the training loop (MultiSeedTrainer, S seeds, with the graphs on a GPU and "
+                             "--compile's compilation) for 2 x this many steps on the same synthetic data and print "
+                             "its second interval's rate (after compilation and capture), to compare with the "
+                             "fast path timed alone (default 0: skip)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -173,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             gemm, total = gemm_share(step, args.steps)
             print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
                   f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")
+    if args.trainer_steps > 0:
+        seeds = list(range(1, args.seeds + 1))
+        sps = trainer_steps_per_second(cfg, data, device, seeds, args.trainer_steps, args.compile)
+        print(f"training loop (MultiSeedTrainer, S={args.seeds}{', compiled' if args.compile else ''}"
+              f"{', CUDA graphs' if graph_unavailable_reason(device) is None else ''}): {1e3 / sps:.2f} ms/step, "
+              f"{sps * args.seeds:.1f} seed-steps/s over steps {args.trainer_steps}..{2 * args.trainer_steps}")
     S = args.seeds
     best = min((statistics.median(times[n]) for n, (s, _, _k) in runners.items() if s == S and n != "reference"))
     print(f"projected training time for {S} seeds x 1M steps (no evaluation): fast {best * 1e6 / 3600:.2f} h, "
