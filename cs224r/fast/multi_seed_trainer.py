@@ -101,8 +101,8 @@ class MultiSeedTrainer:
             self.loggers.append(Logger(run_dir, seed_rows, cfg.use_wandb, cfg.wandb_project,
                                        f"{cfg.exp_name}_seed{cfg.seed}", cfg_dict,
                                        purge_step=self.step if self.step else None))
-        if config.fast_compile:
-            self.agent.enable_compile()  # with the graphs: compiled in their eager warm-up, its kernels replayed
+        # with the graphs: compiled in their eager warm-up, its kernels replayed
+        self.compiled = config.fast_compile and self.agent.enable_compile()
         self.graph: GraphedStep | None = None
         self._setup: dict[str, float] = {}  # without graphs: the first compiled update's time
         self._setup_reported = False
@@ -134,7 +134,7 @@ class MultiSeedTrainer:
                     n = 1
                     t0 = time.perf_counter()
                     info = self.agent.update(*self.sampler.sample(cfg.batch_size))
-                    if cfg.fast_compile and not self._setup:
+                    if self.compiled and not self._setup:
                         self._setup["first update, incl. torch.compile"] = time.perf_counter() - t0
                     for key, value in info.items():  # stays on the device until the logging interval
                         self.loss_sums[key] = self.loss_sums[key] + value if key in self.loss_sums else value
