@@ -129,8 +129,10 @@ def resolve_dataset(
         return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached))
     looked.append("a registered generator (none for this name)" if fn is None
                   else "generation on first use (disabled by CS224R_AUTO_GENERATE=0)")
-    hint = (f"`minari download {mid}` (needs internet), or " if mid is not None else "")
-    raise DatasetError(
-        f"no dataset for '{env_name}': looked in {'; '.join(looked)}. Make it with "
-        f"`{GENERATE_COMMAND.format(name=env_name)}`, or {hint}pass --dataset PATH to a D4RL .hdf5 file you have"
-    )
+    ways = [f"make it with `{GENERATE_COMMAND.format(name=env_name)}`"] if fn is not None else []
+    if mid is not None:
+        ways.append(f"get it with `minari download {mid}` (needs internet)")
+    ways.append("pass --dataset PATH to " + ("the Minari dataset directory you have" if mid is not None
+                                             else "a D4RL .hdf5 file you have"))
+    advice = ", or ".join(ways)
+    raise DatasetError(f"no dataset for '{env_name}': looked in {'; '.join(looked)}. {advice[0].upper()}{advice[1:]}")

@@ -74,11 +74,15 @@ def test_not_found_lists_every_place_and_the_command(dirs):
     msg = str(err.value)
     assert str(cache_path("D4RL/antmaze/umaze-v1")) in msg
     assert str(dirs / "minari" / "D4RL" / "antmaze" / "umaze-v1") in msg
-    assert "python scripts/generate_dataset.py --env-name D4RL/antmaze/umaze-v1" in msg
+    assert "`minari download D4RL/antmaze/umaze-v1`" in msg and "--dataset PATH to the Minari dataset directory" in msg
+    assert "generate_dataset.py" not in msg  # no generator makes this name: no command that would fail
     assert "\n" not in msg
+    register_generator("antmaze-umaze-v0", lambda name, out: None)
     with pytest.raises(DatasetError) as err:
-        resolve_dataset("antmaze-umaze-v0")
-    assert "Minari" not in str(err.value) and "--env-name antmaze-umaze-v0" in str(err.value)
+        resolve_dataset("antmaze-umaze-v0", generate=False)
+    msg = str(err.value)
+    assert "Minari" not in msg and "--dataset PATH to a D4RL .hdf5 file" in msg
+    assert "Make it with `python scripts/generate_dataset.py --env-name antmaze-umaze-v0`" in msg
 
 
 def test_flavour_and_obs_dim_checked(dirs):
