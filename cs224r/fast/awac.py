@@ -53,6 +53,27 @@ def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr)
 
 
+@torch.compiler.disable  # two kernels, nothing to fuse: compiled code calls it as it is
+def adam_step(opt: torch.optim.Adam) -> None:
+    """``opt.step()`` for a fused Adam with one parameter group and its state created: the two kernels
+    that step runs (step counts + 1, then ``_fused_adam_``) without its per-call Python (hooks, profiler
+    scope, regrouping the state), which costs about 3% of a 3-seed CPU step. Anything else goes
+    through ``opt.step()``."""
+    group = opt.param_groups[0]
+    params = group["params"]
+    if not group.get("fused") or len(opt.param_groups) != 1 or group["amsgrad"] or group["weight_decay"] \
+            or group["maximize"] or group.get("decoupled_weight_decay") or params[0] not in opt.state:
+        opt.step()
+        return
+    states = [opt.state[p] for p in params]
+    steps = [st["step"] for st in states]
+    torch._foreach_add_(steps, 1)
+    torch._fused_adam_(params, [p.grad for p in params], [st["exp_avg"] for st in states],
+                       [st["exp_avg_sq"] for st in states], [], steps, amsgrad=False, lr=group["lr"],
+                       beta1=group["betas"][0], beta2=group["betas"][1], weight_decay=0.0, eps=group["eps"],
+                       maximize=False, grad_scale=None, found_inf=None)
+
+
 class FastAWAC:
     """S seeds of AWAC as one stacked model on one device.
 
@@ -245,7 +266,7 @@ class FastAWAC:
             grads, _ = self._clipper(params, member_dims)(grads)
         for p, g in zip(params, grads):
             p.grad = g
-        opt.step()
+        adam_step(opt)
 
     def _clipper(self, params: Sequence[torch.Tensor], member_dims: tuple[int, ...]) -> MemberGradClip:
         """The per-seed gradient clipping of one parameter group (built on first use)."""

@@ -138,6 +138,35 @@ def test_stacked_forward_equals_each_mlp():
         torch.testing.assert_close(out[e], m(x[e]))
 
 
+@pytest.mark.parametrize("lr", [1e-3, "tensor"], ids=["float-lr", "tensor-lr"])
+def test_adam_step_equals_optimizer_step(lr, monkeypatch):
+    """The direct fused-Adam call: bit-equal to ``opt.step()`` over 4 steps (the first creates the state
+    through ``opt.step()``), and the later steps do not go through ``opt.step()``."""
+    from cs224r.fast.awac import adam_step
+
+    gen = torch.Generator().manual_seed(0)
+    init = [torch.randn(3, 5, 4, generator=gen), torch.randn(3, 1, 4, generator=gen)]
+    grads = [[torch.randn(t.shape, generator=gen) for t in init] for _ in range(4)]
+    runs = []
+    for direct in (False, True):
+        params = [t.clone().requires_grad_(True) for t in init]
+        opt = torch.optim.Adam(params, lr=torch.tensor(1e-3) if lr == "tensor" else lr, fused=True)
+        calls = []
+        plain_step = opt.step
+        monkeypatch.setattr(opt, "step", lambda c=calls, f=plain_step: (c.append(1), f()))
+        for g in grads:
+            for p, gi in zip(params, g):
+                p.grad = gi.clone()
+            adam_step(opt) if direct else opt.step()
+        assert len(calls) == (1 if direct else 4)
+        runs.append((params, opt.state[params[0]]["step"].item()))
+    (plain, plain_count), (direct, direct_count) = runs
+    assert plain_count == direct_count == 4.0
+    for a, b in zip(plain, direct):
+        assert torch.equal(a, b)
+    assert not torch.equal(plain[0], init[0])  # the steps moved the weights
+
+
 def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
