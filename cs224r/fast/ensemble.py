@@ -74,8 +74,8 @@ class MemberGradClip:
     ``shapes[i]`` is a stacked tensor's shape, viewed as ``member_dims[i] + (n_members, -1)``: the leading
     groups (e.g. the two Q-nets of a seed, stacked as [2, S, ...]) belong to the same member and count
     towards its norm. As in ``clip_grad_norm_``: coefficient max_norm / (norm + 1e-6) clamped at 1.
-    Two layouts of the same arithmetic: per tensor (a norm and a scale per tensor, no copies: the
-    cheaper on a CPU), or ``flat`` (one copy of all gradients, each member's norm as one matrix-vector
+    Two layouts of the same arithmetic: per tensor (a norm and an in-place scale per tensor, no copies:
+    the cheaper on a CPU), or ``flat`` (one copy of all gradients, each member's norm as one matrix-vector
     product with a 0/1 ownership matrix, one scale: a fixed handful of kernels however many tensors,
     which is what a GPU step pays for). The norms agree with ``clip_grad_norm_``'s up to rounding.
     """
@@ -98,7 +98,8 @@ class MemberGradClip:
         return (self.max_norm / (norms + 1e-6)).clamp_(max=1.0)
 
     def __call__(self, grads: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The clipped gradients (new tensors; ``grads`` is left as it is) and the [n_members] norms."""
+        """The clipped gradients and the [n_members] norms. Flat: new tensors, ``grads`` left as they are;
+        per tensor: ``grads`` scaled in place (contiguous ones; others are copied first) and returned."""
         M = self.n_members
         if self.flat:
             flat = torch.cat([g.reshape(-1) for g in grads])
@@ -109,10 +110,11 @@ class MemberGradClip:
                 out.append(flat[start:start + shape.numel()].view(shape))
                 start += shape.numel()
             return out, norms
-        views = [g.reshape(*lead, M, -1) for g, lead in zip(grads, self.member_dims)]
+        out = [g.contiguous() for g in grads]
+        views = [g.view(*lead, M, -1) for g, lead in zip(out, self.member_dims)]  # share out's storage
         per_tensor = [torch.linalg.vector_norm(v, 2, dim=-1).reshape(-1, M) for v in views]
         norms = torch.linalg.vector_norm(torch.cat(per_tensor, 0), 2, dim=0)  # [M]
         coef = self._coef(norms)
-        out = [(v * coef.view(*([1] * len(lead)), M, 1)).view(g.shape)
-               for v, g, lead in zip(views, grads, self.member_dims)]
+        for v, lead in zip(views, self.member_dims):  # in place: no new gradient tensors (3% of a CPU step)
+            v.mul_(coef.view(*([1] * len(lead)), M, 1))
         return out, norms

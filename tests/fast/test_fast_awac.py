@@ -130,6 +130,22 @@ def test_per_seed_clipping_equals_clip_grad_norm(flat):
                 torch.testing.assert_close(clipped[2 * layer + 1][m, 0], net[layer].bias.grad)
 
 
+def test_per_tensor_clipping_of_non_contiguous_gradients():
+    """The per-tensor layout scales in place through views; a non-contiguous gradient is copied first,
+    so its result equals the contiguous one's (and the caller's tensor is not half-scaled)."""
+    gen = torch.Generator().manual_seed(1)
+    grads = [torch.randn(6, 4, 5, generator=gen) * 3.0, torch.randn(6, 1, 5, generator=gen)]
+    clip = MemberGradClip([g.shape for g in grads], [(2,)] * 2, 3, 1.0, "cpu")
+    want, want_norms = clip([g.clone() for g in grads])
+    odd = grads[0].transpose(1, 2).contiguous().transpose(1, 2)  # same values, not contiguous
+    assert not odd.is_contiguous()
+    got, got_norms = clip([odd, grads[1].clone()])
+    torch.testing.assert_close(got_norms, want_norms)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+    assert float(want_norms.min()) > 1.0 and not torch.allclose(want[0], grads[0])  # every seed was scaled
+
+
 def test_stacked_forward_equals_each_mlp():
     mlps = [ptu.build_mlp(OB, 2, 2, 16) for _ in range(3)]
     x = torch.randn(3, 10, OB)
