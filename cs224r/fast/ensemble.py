@@ -54,7 +54,7 @@ def mlp_forward(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor
         # a 3-seed step; the same numbers here); a GPU step keeps baddbmm
         x = torch.bmm(x, W).add_(b) if cpu else torch.baddbmm(b, x, W)
         if i < n_layers - 1:
-            x = torch.relu_(x)  # in place: baddbmm's backward does not need its output
+            x = torch.relu_(x)  # in place: the multiply's backward does not need its output
     return x
 
 
