@@ -14,6 +14,7 @@ seeds' minibatches.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,6 +54,14 @@ def _adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr)
 
 
+def _step_hooks(opt: torch.optim.Optimizer) -> bool:
+    """Whether ``opt.step()`` would run step hooks (the optimizer's own or global ones)."""
+    module = sys.modules.get("torch.optim.optimizer")
+    return bool(getattr(opt, "_optimizer_step_pre_hooks", None) or getattr(opt, "_optimizer_step_post_hooks", None)
+                or getattr(module, "_global_optimizer_pre_hooks", None)
+                or getattr(module, "_global_optimizer_post_hooks", None))
+
+
 @torch.compiler.disable  # two kernels, nothing to fuse: compiled code calls it as it is
 def adam_step(opt: torch.optim.Adam) -> None:
     """``opt.step()`` for a fused Adam on the CPU with one parameter group and its state created: the two
@@ -62,8 +71,8 @@ def adam_step(opt: torch.optim.Adam) -> None:
     group = opt.param_groups[0]
     params = group["params"]
     if not group.get("fused") or len(opt.param_groups) != 1 or group["amsgrad"] or group["weight_decay"] \
-            or group["maximize"] or group.get("decoupled_weight_decay") or params[0].device.type != "cpu" \
-            or params[0] not in opt.state:
+            or group["maximize"] or group.get("decoupled_weight_decay") or _step_hooks(opt) \
+            or any(p.device.type != "cpu" or p.grad is None or p not in opt.state for p in params):
         opt.step()
         return
     states = [opt.state[p] for p in params]

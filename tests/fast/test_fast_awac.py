@@ -140,6 +140,7 @@ def test_per_tensor_clipping_of_non_contiguous_gradients():
     odd = grads[0].transpose(1, 2).contiguous().transpose(1, 2)  # same values, not contiguous
     assert not odd.is_contiguous()
     got, got_norms = clip([odd, grads[1].clone()])
+    assert torch.equal(odd, grads[0])  # the caller's non-contiguous tensor is left as it was
     torch.testing.assert_close(got_norms, want_norms)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
@@ -181,6 +182,15 @@ def test_adam_step_equals_optimizer_step(lr, monkeypatch):
     for a, b in zip(plain, direct):
         assert torch.equal(a, b)
     assert not torch.equal(plain[0], init[0])  # the steps moved the weights
+    direct[1].grad = None  # a parameter without a gradient (opt.step() skips it) goes through opt.step()
+    adam_step(opt)
+    assert len(calls) == 2 and opt.state[direct[1]]["step"].item() == 4.0
+    assert opt.state[direct[0]]["step"].item() == 5.0
+    direct[1].grad = torch.zeros_like(direct[1])
+    fired = []
+    opt.register_step_post_hook(lambda *args: fired.append(1))  # hooks run, so the step goes through opt.step()
+    adam_step(opt)
+    assert fired == [1] and len(calls) == 3
 
 
 def test_compile_unavailable_falls_back_to_the_eager_update(monkeypatch):
