@@ -161,14 +161,15 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
         parser.error("give the seeds as --seeds 1 2 3 (not --seed)")
     if fixed_log_dir and "log_dir" in given:
         parser.error(f"--log-dir is fixed on Modal: runs go to the Volume {RESULTS_VOLUME} as <exp-name>/seed<N>/")
-    if given.get("fast_compile") and not getattr(known, "one_container", False):
-        parser.error("--fast-compile compiles the fast multi-seed path, which runs with "
-                     + ("--one-container; add it" if one_container else "modal_train_para.py --one-container; use that")
-                     + " or drop --fast-compile")
-    if given.get("fast_compile") and getattr(known, "one_container", False):
-        reason = _no_fast_path(known.algo, given.get("env_name", config_cls.env_name))
-        if reason:
-            parser.error(f"--fast-compile compiles the fast multi-seed path, which {reason}; drop --fast-compile")
+    if given.get("fast_compile"):
+        if not getattr(known, "one_container", False):
+            parser.error("--fast-compile compiles the fast multi-seed path, which runs with "
+                         + ("--one-container; add it" if one_container
+                            else "modal_train_para.py --one-container; use that") + " or drop --fast-compile")
+        env_name = given.get("env_name", config_cls.env_name)
+        if _discrete_env(env_name):  # --one-container runs its seeds on the plain trainer, which ignores the flag
+            parser.error(f"--fast-compile compiles the fast multi-seed path, which does not run {env_name} "
+                         "(discrete actions); drop --fast-compile")
     seeds = list(known.seeds) if multi_seed else [given.get("seed", config_cls.seed)]
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds has duplicates: {seeds}")
@@ -178,17 +179,14 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
                       gpu=getattr(known, "gpu", None), one_container=getattr(known, "one_container", False))
 
 
-def _no_fast_path(algo: str, env_name: str) -> str | None:
-    """Why ``--one-container`` would run ``algo`` on ``env_name`` without the fast path (None when it would not)."""
+def _discrete_env(env_name: str) -> bool:
+    """Whether ``env_name`` is a known task with discrete actions (an unknown name is reported elsewhere)."""
     from cs224r.envs import UnknownEnvError, get_spec
 
-    if algo not in FAST_MULTI_SEED:  # today every launchable algorithm has one
-        return f"covers {', '.join(sorted(FAST_MULTI_SEED))}, not {algo}"
     try:
-        discrete = get_spec(env_name).discrete
+        return get_spec(env_name).discrete
     except UnknownEnvError:
-        return None  # the training flags' own check reports it
-    return f"does not run {env_name} (discrete actions)" if discrete else None
+        return False
 
 
 def new_launch_token() -> str:
