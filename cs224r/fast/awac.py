@@ -422,9 +422,14 @@ class FastAWAC:
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
-    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        """tanh(mean_net(obs)) for every seed: obs [S, N, ob_dim] -> [S, N, A]."""
-        return torch.tanh(mlp_forward(self.actor, obs))
+    def act_deterministic(self, obs: torch.Tensor, actor: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """tanh(mean_net(obs)) for every seed: obs [S, N, ob_dim] -> [S, N, A] (with ``actor``: a snapshot's)."""
+        return torch.tanh(mlp_forward(self.actor if actor is None else actor, obs))
+
+    @torch.no_grad()
+    def actor_snapshot(self) -> list[torch.Tensor]:
+        """A copy of the stacked mean net's weights, to act with while training goes on."""
+        return [p.detach().clone() for p in self.actor]
 
     def rng_state(self, s: int) -> dict:
         """Seed ``s``'s RNG state in ``utils.rng_state()``'s format (its noise stream as torch's)."""

@@ -94,6 +94,16 @@ class GraphedStep:
             for _ in range(n):
                 self._replay(1)
 
+    def needs_setup(self, n: int) -> bool:
+        """Whether ``advance(n)`` would run warm-up steps or capture a graph (which must have the GPU to itself)."""
+        if n <= 0:
+            return False
+        if self.eager_steps < self.warmup:
+            return True
+        if not self.capture:
+            return False
+        return (n if n == self.steps_per_replay else 1) not in self.graphs
+
     def _add_setup(self, what: str, t0: float) -> None:
         self.setup_seconds[what] = self.setup_seconds.get(what, 0.0) + time.perf_counter() - t0
 

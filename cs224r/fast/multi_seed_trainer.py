@@ -12,10 +12,12 @@ noise stream is stored as the CUDA state).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +53,35 @@ def fast_agent_class(config: FastConfig) -> type[FastAWAC] | type[FastIQL]:
     if isinstance(config, AWACConfig):
         return FastAWAC
     raise ValueError(f"--fast covers AWAC and IQL, not {type(config).__name__}; drop --fast")
+
+
+class _PendingEval:
+    """An evaluation running on a worker thread: ``make()`` is called here (it takes what the evaluation needs
+    from the live agent) and returns the work for the thread; ``rows``/``timing`` wait for its results and
+    ``checkpoint`` (states taken at the same step, if one was due) for them to be logged."""
+
+    def __init__(self, make: Callable[[], Callable[[], list[dict]]], rows: list[dict], timing: dict[str, float]):
+        self.rows, self.timing, self.checkpoint = rows, timing, None
+        self.results: list[dict] | None = None
+        self.error: BaseException | None = None
+        work = make()
+        self.thread = threading.Thread(target=self._run, args=(work,), name="cs224r-eval", daemon=True)
+        self.thread.start()
+
+    def _run(self, work: Callable[[], list[dict]]) -> None:
+        try:
+            self.results = work()
+        except BaseException as err:  # re-raised in the training thread by wait()
+            self.error = err
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def wait(self) -> list[dict]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.results
 
 
 class MultiSeedTrainer:
@@ -113,6 +144,14 @@ class MultiSeedTrainer:
                                          steps_per_replay=config.fast_graph_steps)
             elif self.device.type == "cuda":  # on a CPU there is nothing to say
                 print(f"no CUDA graph: {reason}; using the eager fast path")
+        # With the graphs the host is idle while the GPU trains, so an evaluation (CPU simulation) runs on a
+        # worker thread beside the next steps, acting with a copy of the actor taken at its step: the same
+        # numbers (--no-fast-eval-beside: in the foreground). The last one runs in the foreground (nothing
+        # left to overlap). On a CPU the two would share the cores, so it stays in the foreground there.
+        self.overlap_eval = self.graph is not None and config.fast_eval_beside
+        self._pending: _PendingEval | None = None
+        self._eval_stream: torch.cuda.Stream | None = None
+        self._bar: Any = None
 
     # ---------------------------------------------------------------- main loop
     def run(self) -> list[list[dict]]:
@@ -120,14 +159,19 @@ class MultiSeedTrainer:
         cfg = self.config
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
+        self._bar = bar
         interval_start, steps_at_start = time.perf_counter(), self.step
         self.clock.restart()
         stop = StopRequest().install()
         try:
             while self.step < cfg.total_steps:
-                stop.check(self.step, self.save_checkpoints, f"{self.run_dirs[0].parent}/seed*/checkpoint.pt")
+                stop.check(self.step, self._finish_and_save, f"{self.run_dirs[0].parent}/seed*/checkpoint.pt")
+                if self._pending is not None and self._pending.done():
+                    self._finish_eval()
                 if self.graph is not None:  # the graph keeps the running sums itself
                     n = min(self.graph.steps_per_replay, self._steps_to_next_event())
+                    if self.graph.needs_setup(n):  # a capture must have the GPU to itself
+                        self._finish_eval()
                     self.graph.advance(n)
                     self.loss_sums = self.graph.sums
                 else:
@@ -141,18 +185,32 @@ class MultiSeedTrainer:
                 self.loss_count += n
                 self.step += n
                 bar.update(n)
-                if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                eval_due = self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps
+                checkpoint_due = self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps
+                if eval_due or checkpoint_due:  # one evaluation at a time, and a checkpoint holds every row before it
+                    self._finish_eval()
+                if eval_due:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
                     sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
-                    rows = self._log_interval(sps)
+                    self._log_interval(sps, beside=self.overlap_eval and self.step < cfg.total_steps)
                     self._report_setup()
-                    bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
                     interval_start, steps_at_start = time.perf_counter(), self.step
-                if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
-                    self.save_checkpoints()
+                if checkpoint_due:
+                    if self._pending is not None:  # written with this step's rows once its evaluation is in
+                        self._pending.checkpoint = self._checkpoint_states()
+                    else:
+                        self.save_checkpoints()
+            self._finish_eval()
             for s, run_dir in enumerate(self.run_dirs):
                 save_policy(self.agent.sync_shell(s).actor, run_dir / "policy.pt")
+        except BaseException as err:
+            if self._pending is not None and not isinstance(err, KeyboardInterrupt):
+                try:  # training failed: keep the rows (and checkpoint) of the evaluation still running
+                    self._finish_eval()
+                except Exception as eval_err:
+                    tqdm.write(f"the evaluation running beside training failed too: {eval_err}")
+            raise
         finally:
             stop.restore()
             bar.close()
@@ -173,8 +231,9 @@ class MultiSeedTrainer:
         nxt = min(cfg.total_steps, *((self.step // k + 1) * k for k in (cfg.eval_interval, cfg.checkpoint_interval)))
         return nxt - self.step
 
-    def _log_interval(self, steps_per_second: float) -> list[dict]:
-        """One row per seed: mean losses over the interval (one host copy), evaluation, timing."""
+    def _log_interval(self, steps_per_second: float, beside: bool = False) -> None:
+        """One row per seed: mean losses over the interval (one host copy), evaluation, timing. ``beside``:
+        the evaluation runs on a worker thread and the rows are logged when it is in (``_finish_eval``)."""
         keys = list(self.loss_sums)
         means = torch.stack([self.loss_sums[k] for k in keys]).cpu() if keys else None
         rows = []
@@ -190,26 +249,64 @@ class MultiSeedTrainer:
         self.loss_sums, self.loss_count = {}, 0
         if self.graph is not None:
             self.graph.reset_sums()
-        for row, result in zip(rows, self.evaluate()):
-            row.update(result)
-        elapsed = self.clock.tick()
-        for row, logger in zip(rows, self.loggers):
-            row["Train_StepsPerSecond"] = steps_per_second
-            row["Time_Elapsed"] = elapsed
-            logger.log(row)
-        return rows
+        timing = {"Train_StepsPerSecond": steps_per_second}
+        if beside:  # the time at which this step was reached; the evaluation costs the run nothing more
+            timing["Time_Elapsed"] = self.clock.tick()
+            self._pending = _PendingEval(self._evaluate_beside, rows, timing)
+            return
+        results = self.evaluate()
+        timing["Time_Elapsed"] = self.clock.tick()
+        self._log_rows(rows, results, timing)
 
-    def evaluate(self) -> list[dict[str, float]]:
+    def _log_rows(self, rows: list[dict], results: list[dict], timing: dict[str, float]) -> None:
+        for row, result, logger in zip(rows, results, self.loggers):
+            row.update(result)
+            row.update(timing)
+            logger.log(row)
+        self._bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
+
+    def _evaluate_beside(self) -> Callable[[], list[dict[str, float]]]:
+        """A copy of the actor now (in stream order on a GPU) and the evaluation to run with it elsewhere."""
+        actor, step = self.agent.actor_snapshot(), self.step
+        if self.device.type != "cuda":
+            return lambda: self.evaluate(actor, step)
+        if self._eval_stream is None:
+            self._eval_stream = torch.cuda.Stream(self.device)
+        stream, ready = self._eval_stream, torch.cuda.Event()
+        ready.record()
+
+        def run() -> list[dict[str, float]]:
+            with torch.cuda.stream(stream):
+                stream.wait_event(ready)
+                return self.evaluate(actor, step)
+        return run
+
+    def _finish_eval(self) -> None:
+        """Wait for the evaluation running beside training (if any), log its rows, write its checkpoint."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        results = pending.wait()
+        self._log_rows(pending.rows, results, pending.timing)
+        if pending.checkpoint is not None:
+            self._write_checkpoints(pending.checkpoint)
+
+    def _finish_and_save(self) -> None:
+        self._finish_eval()
+        self.save_checkpoints()
+
+    def evaluate(self, actor: list[torch.Tensor] | None = None, step: int | None = None) -> list[dict[str, float]]:
         """Every seed's ``eval_episodes`` deterministic episodes, stepped together: one batched actor call
-        per env step for all seeds; seed s's episodes are seeded as ``RL_Trainer.evaluate`` seeds them."""
-        S = self.S
-        obs = [env.reset(seed=seed * EVAL_SEED_STRIDE + self.step) for env, seed in zip(self.eval_envs, self.seeds)]
+        per env step for all seeds; seed s's episodes are seeded as ``RL_Trainer.evaluate`` seeds them.
+        ``actor``/``step``: a copy of the stacked actor and the step it was taken at (default: now)."""
+        S, step = self.S, self.step if step is None else step
+        obs = [env.reset(seed=seed * EVAL_SEED_STRIDE + step) for env, seed in zip(self.eval_envs, self.seeds)]
         n = self.eval_envs[0].num_envs
         returns, lengths = np.zeros((S, n)), np.zeros((S, n), dtype=np.int64)
         successes, alive = np.zeros((S, n), dtype=bool), np.ones((S, n), dtype=bool)
         while alive.any():
             batch = torch.from_numpy(np.stack([np.asarray(o, dtype=np.float32) for o in obs])).to(self.device)
-            actions = ptu.to_numpy(self.agent.act_deterministic(batch))
+            actions = ptu.to_numpy(self.agent.act_deterministic(batch, actor))
             # AntMaze: every seed's live episodes in one threaded simulator call
             live = [s for s in range(S) if alive[s].any()]
             results = step_envs([self.eval_envs[s] for s in live], [actions[s] for s in live], [alive[s] for s in live])
@@ -228,12 +325,20 @@ class MultiSeedTrainer:
 
     # ---------------------------------------------------------------- checkpoints (RL_Trainer's format)
     def save_checkpoints(self) -> None:
+        self._write_checkpoints(self._checkpoint_states())
+
+    def _checkpoint_states(self) -> list[dict]:
+        """Each seed's checkpoint as of now (copies: training may go on before they are written)."""
         elapsed = self.clock.tick()
-        for s in range(self.S):
-            state = {"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
-                     "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
-                     "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
-                     "rows": self.loggers[s].rows, "config": dataclasses.asdict(self.configs[s])}
+        return [copy.deepcopy({
+            "step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
+            "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
+            "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
+            "config": dataclasses.asdict(self.configs[s])}) for s in range(self.S)]
+
+    def _write_checkpoints(self, states: list[dict]) -> None:
+        for s, state in enumerate(states):
+            state = {**state, "rows": list(self.loggers[s].rows)}
             atomic_write(self.ckpt_paths[s], lambda tmp, st=state: torch.save(st, tmp))
 
     def _load_checkpoints(self) -> list[list[dict]]:

@@ -36,6 +36,7 @@ class TrainConfig:
     fast_compile: bool = False  # --fast only: torch.compile the multi-seed update (helps on a GPU; docs/performance.md)
     fast_cuda_graph: bool = True  # --fast on a GPU: replay the training steps as CUDA graphs (no effect on a CPU)
     fast_graph_steps: int = 10  # --fast-cuda-graph: steps captured back to back in one replay (1 = one per replay)
+    fast_eval_beside: bool = True  # --fast-cuda-graph: evaluate on a worker thread beside training (same numbers)
     plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
     action_clip: float = 0.0  # clip continuous dataset actions to +-this before training; 0 = leave them
     preset: str | None = None  # named overrides (PRESETS), applied before explicit flags: --preset cs224r

@@ -1,11 +1,15 @@
-"""Shared by the fast-path tests: a small dataset, one seed's reference run, the fast run, and the check
-that a fast seed equals its reference (logs, weights, optimizer state)."""
+"""Shared by the fast-path tests: a small dataset, one seed's reference run, the fast run, the check
+that a fast seed equals its reference (logs, weights, optimizer state), and a trainer that evaluates
+beside training."""
+
+import threading
 
 import numpy as np
 import pytest
 import torch
 
 from cs224r.data.dataset import Dataset
+from cs224r.fast import multi_seed_trainer
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
@@ -62,3 +66,30 @@ def assert_seed_matches(fast, s, ref_agent, fast_logs, ref_logs, log_keys, tol=2
                 torch.testing.assert_close(got[name].cpu(), value.cpu(), rtol=tol, atol=tol, msg=f"{part}.{name}")
         else:  # counters and schedule state
             assert got == ref_part, part
+
+
+def evaluating_beside(config, seeds, monkeypatch=None):
+    """A trainer that evaluates beside training, as it does with the CUDA graphs. With ``monkeypatch`` each
+    evaluation is held back until the trainer waits for it, so it runs after training has moved on."""
+    if monkeypatch is not None:
+        pending = multi_seed_trainer._PendingEval
+        init, run, wait = pending.__init__, pending._run, pending.wait
+
+        def held_init(self, *args):
+            self.gate = threading.Event()
+            init(self, *args)
+
+        def held_run(self, work):
+            self.gate.wait()
+            run(self, work)
+
+        def release_wait(self):
+            self.gate.set()
+            return wait(self)
+
+        monkeypatch.setattr(pending, "__init__", held_init)
+        monkeypatch.setattr(pending, "_run", held_run)
+        monkeypatch.setattr(pending, "wait", release_wait)
+    trainer = multi_seed_trainer.MultiSeedTrainer(config, seeds)
+    trainer.overlap_eval = True
+    return trainer

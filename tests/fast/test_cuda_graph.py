@@ -18,7 +18,7 @@ from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.rl_trainer import TrainingError
 from cs224r.infrastructure.schedules import cosine_lr
-from tests.fast.helpers import AC, OB, dataset
+from tests.fast.helpers import AC, OB, dataset, evaluating_beside
 from tests.fast.test_fast_awac import _config
 from tests.helpers import assert_rows_close, read_csv, trainer_config
 
@@ -62,8 +62,10 @@ def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=Non
             assert not compiled or fast.enable_compile()
             step = GraphedStep(fast, sampler, cfg.batch_size, warmup=3, steps_per_replay=max(chunks), capture=capture,
                                rng_in_graph=rng_in_graph)
+            assert step.needs_setup(1)
             for n in chunks:
                 step.advance(n)
+            assert not step.needs_setup(1) and not step.needs_setup(max(chunks))  # warmed up, graphs captured
             sums = step.sums
             assert step.eager_steps == 3 and fast.num_updates == steps
             if capture:  # later steps were replays of both graphs
@@ -167,14 +169,18 @@ def test_a_failed_capture_says_how_to_continue(monkeypatch):
 
 
 @needs_cuda
-def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path):
+def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path, monkeypatch):
+    """Also: with the graphs the evaluation runs beside training (on its own stream); held back here until
+    training has gone on, it still acts with the actor of its step."""
     try:
         seeds = [3, 5]
         MultiSeedTrainer(_trainer_config(tmp_path / "eager", device="cuda", fast_cuda_graph=False), seeds).run()
         graph = {"device": "cuda", "fast_cuda_graph": True, "fast_graph_steps": 4, "checkpoint_interval": 5,
                  "eval_interval": 10}  # chunks of 4 and single steps up to each checkpoint
-        MultiSeedTrainer(_trainer_config(tmp_path / "graph", total_steps=20, **graph), seeds).run()
-        MultiSeedTrainer(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds).run()
+        first = MultiSeedTrainer(_trainer_config(tmp_path / "graph", total_steps=20, **graph), seeds)
+        assert first.overlap_eval  # on by default with the graphs
+        first.run()
+        evaluating_beside(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds, monkeypatch).run()
         for seed in seeds:
             assert_rows_close(read_csv(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
                               read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))

@@ -12,7 +12,9 @@ from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, TrainingInterrupted
+from tests.fast.helpers import evaluating_beside
 from tests.helpers import (
+    TIME_COLUMNS,
     assert_rows_close,
     before_call,
     read_csv,
@@ -180,3 +182,62 @@ def test_compiled_trainer_writes_the_eager_csv_and_its_checkpoint_resumes_eagerl
     for seed in seeds:
         assert_rows_close(read_csv(tmp_path / "c" / "t" / f"seed{seed}" / "metrics.csv"),
                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
+def _same_rows(got, want):
+    """CSV rows equal exactly (the same arithmetic), timing columns aside."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)
+        assert {k: v for k, v in g.items() if k not in TIME_COLUMNS} == \
+            {k: v for k, v in w.items() if k not in TIME_COLUMNS}
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path, monkeypatch, held):
+    """Each evaluation acts with the actor of its own step although training has gone on (held: it runs
+    only when the trainer waits for it), and each checkpoint holds the rows up to its step."""
+    seeds = [3, 4]
+    MultiSeedTrainer(_config(tmp_path / "plain"), seeds).run()
+    trainer = evaluating_beside(_config(tmp_path / "beside"), seeds, monkeypatch if held else None)
+    written = []
+    write = trainer._write_checkpoints
+    monkeypatch.setattr(trainer, "_write_checkpoints",
+                        lambda states: (written.append((states[0]["step"], len(trainer.loggers[0].rows))),
+                                        write(states)))
+    trainer.run()
+    assert written == [(10, 1), (20, 2), (30, 3)]
+    for seed in seeds:
+        _same_rows(read_csv(tmp_path / "beside" / "t" / f"seed{seed}" / "metrics.csv"),
+                   read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
+        ckpt = torch.load(tmp_path / "beside" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
+        assert ckpt["step"] == 30 and [r["step"] for r in ckpt["rows"]] == [10, 20, 30]
+
+
+def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tmp_path, monkeypatch,
+                                                                             catch_signals):
+    seeds = [3, 4]
+    stopped = evaluating_beside(_config(tmp_path / "a"), seeds, monkeypatch)
+    before_call(stopped.agent, "update", 17, lambda: os.kill(os.getpid(), signal.SIGTERM), monkeypatch)
+    with pytest.raises(TrainingInterrupted, match="stopped at step 17"):
+        stopped.run()
+    for seed in seeds:
+        ckpt = torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
+        assert ckpt["step"] == 17 and [r["step"] for r in ckpt["rows"]] == [10]
+    _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=17)
+
+
+def test_a_training_error_keeps_the_evaluation_running_beside_it(tmp_path, monkeypatch):
+    seeds = [3, 4]
+    trainer = evaluating_beside(_config(tmp_path), seeds, monkeypatch)
+
+    def fail():
+        raise RuntimeError("boom")
+
+    before_call(trainer.agent, "update", 15, fail, monkeypatch)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.run()
+    for seed in seeds:
+        run_dir = tmp_path / "t" / f"seed{seed}"
+        assert [r["step"] for r in read_csv(run_dir / "metrics.csv")] == ["10"]
+        assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 10
