@@ -10,7 +10,8 @@
 # between calls), so a train call right after a check call starts training at once. The sweep stops
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
-# ALGO (awac | iql, for the sweep), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
+# ALGO (awac | iql, for the sweep), MARGIN (20: seconds left after the sweep), RETRY_ARGS (--no-fast-cuda-graph: flags of the
+# retry after a failed graph run), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
 # default tests/fast), TESTS_K (a pytest -k expression), BENCH_ALGOS (awac iql), BENCH_ARGS (extra bench_train.py flags, e.g. --no-single), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs; a file
 # $CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5 already there, e.g. generated locally and carried with the checkout, is used as is).
 # A .whl/ folder of wheels (mujoco, ...) is installed to /tmp/site first when present.
@@ -77,17 +78,19 @@ fi
 
 GRAPH=--fast-cuda-graph
 [ "$TESTS_RC" = 0 ] || GRAPH=--no-fast-cuda-graph  # a failing test: measure the eager fast path instead
+MARGIN=${MARGIN:-20}  # seconds kept after the sweep for packing its files
+RETRY_ARGS=${RETRY_ARGS:---no-fast-cuda-graph}  # a failed graph run is retried with these flags, as ${EXP}_retry
 run() {
     timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name "$ENV" --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
-echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - 20)) s left"
-run $(($(left) - 20)) "$GRAPH" "$EXP"
+echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - MARGIN)) s left"
+run $(($(left) - MARGIN)) "$GRAPH" "$EXP"
 RC=$?
 if [ "$RC" != 0 ] && [ "$RC" != 124 ] && [ "$RC" != 130 ] && [ "$GRAPH" = --fast-cuda-graph ] && [ "$(left)" -gt 80 ]; then
-    echo "graph run failed (rc=$RC); eager fast path for the time left"
-    run $(($(left) - 20)) --no-fast-cuda-graph "${EXP}_eager"
+    echo "graph run failed (rc=$RC); '$RETRY_ARGS' for the time left"
+    run $(($(left) - MARGIN)) "$RETRY_ARGS" "${EXP}_retry"
     RC=$?
 fi
 echo "training rc=$RC at $(($(date +%s) - T0)) s"
