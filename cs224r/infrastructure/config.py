@@ -33,7 +33,7 @@ class TrainConfig:
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"
     progress: bool = True  # tqdm bar
-    fast_compile: bool = False  # --fast only: torch.compile the multi-seed update (helps on a GPU; docs/performance.md)
+    fast_compile: bool = False  # --fast only: torch.compile the multi-seed update (long runs; docs/performance.md)
     fast_cuda_graph: bool = True  # --fast on a GPU: replay the training steps as CUDA graphs (no effect on a CPU)
     fast_graph_steps: int = 10  # --fast-cuda-graph: steps captured back to back in one replay (1 = one per replay)
     fast_eval_beside: bool = True  # --fast-cuda-graph: evaluate on a worker thread beside training (same numbers)
