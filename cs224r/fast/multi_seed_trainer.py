@@ -408,8 +408,8 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
     config = dataclasses.replace(config, resume=resume)
 
     class _Trainer(MultiSeedTrainer):
-        def save_checkpoints(self) -> None:
-            super().save_checkpoints()
+        def _write_checkpoints(self, states: list[dict]) -> None:  # also the ones written after an evaluation
+            super()._write_checkpoints(states)
             if on_checkpoint is not None:
                 on_checkpoint()
 

@@ -241,3 +241,25 @@ def test_a_training_error_keeps_the_evaluation_running_beside_it(tmp_path, monke
         run_dir = tmp_path / "t" / f"seed{seed}"
         assert [r["step"] for r in read_csv(run_dir / "metrics.csv")] == ["10"]
         assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 10
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_sweep_hook_reports_every_checkpoint(tmp_path, monkeypatch, beside):
+    """``on_checkpoint`` (on Modal: commit the volume) follows every checkpoint written, also one written
+    after an evaluation that ran beside training, and the end of the run."""
+    if beside:
+        init = MultiSeedTrainer.__init__
+
+        def init_beside(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            self.overlap_eval = True
+
+        monkeypatch.setattr(MultiSeedTrainer, "__init__", init_beside)
+    written = []
+    flags = ["--env-name", "line-v0", "--total-steps", "30", "--eval-interval", "10", "--checkpoint-interval", "10",
+             "--eval-episodes", "2", "--batch-size", "16", "--actor-size", "8", "--critic-size", "8",
+             "--no-progress", "--device", "cpu", "--exp-name", "h"]
+    ckpt = tmp_path / "h" / "seed4" / "checkpoint.pt"
+    run_seeds_fast("awac", flags, [4, 6], tmp_path, "tok",
+                   on_checkpoint=lambda: written.append(torch.load(ckpt, weights_only=False)["step"]))
+    assert written == [10, 20, 30, 30]
