@@ -151,6 +151,7 @@ class MultiSeedTrainer:
         self.overlap_eval = self.graph is not None and config.fast_eval_beside
         self._pending: _PendingEval | None = None
         self._eval_stream: torch.cuda.Stream | None = None
+        self._eval_wait = 0.0  # seconds this interval spent waiting for (and logging) such an evaluation
         self._bar: Any = None
 
     # ---------------------------------------------------------------- main loop
@@ -192,16 +193,16 @@ class MultiSeedTrainer:
                 if eval_due:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
-                    sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
+                    train_seconds = time.perf_counter() - interval_start - self._eval_wait  # training alone
+                    sps = (self.step - steps_at_start) / max(train_seconds, 1e-9)
                     self._log_interval(sps, beside=self.overlap_eval and self.step < cfg.total_steps)
                     self._report_setup()
-                    interval_start, steps_at_start = time.perf_counter(), self.step
+                    interval_start, steps_at_start, self._eval_wait = time.perf_counter(), self.step, 0.0
                 if checkpoint_due:
                     if self._pending is not None:  # written with this step's rows once its evaluation is in
                         self._pending.checkpoint = self._checkpoint_states()
                     else:
                         self.save_checkpoints()
-            self._finish_eval()
             for s, run_dir in enumerate(self.run_dirs):
                 save_policy(self.agent.sync_shell(s).actor, run_dir / "policy.pt")
         except BaseException as err:
@@ -273,7 +274,9 @@ class MultiSeedTrainer:
         if self._eval_stream is None:
             self._eval_stream = torch.cuda.Stream(self.device)
         stream, ready = self._eval_stream, torch.cuda.Event()
-        ready.record()
+        ready.record(torch.cuda.current_stream(self.device))
+        for p in actor:  # made on the training stream, read on this one: not reused before it is done
+            p.record_stream(stream)
 
         def run() -> list[dict[str, float]]:
             with torch.cuda.stream(stream):
@@ -286,10 +289,12 @@ class MultiSeedTrainer:
         pending, self._pending = self._pending, None
         if pending is None:
             return
+        t0 = time.perf_counter()
         results = pending.wait()
         self._log_rows(pending.rows, results, pending.timing)
         if pending.checkpoint is not None:
             self._write_checkpoints(pending.checkpoint)
+        self._eval_wait += time.perf_counter() - t0
 
     def _finish_and_save(self) -> None:
         self._finish_eval()

@@ -170,8 +170,9 @@ def test_a_failed_capture_says_how_to_continue(monkeypatch):
 
 @needs_cuda
 def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path, monkeypatch):
-    """Also: with the graphs the evaluation runs beside training (on its own stream); held back here until
-    training has gone on, it still acts with the actor of its step."""
+    """Also: with the graphs the evaluation at step 10 runs beside training, on its own stream, and the
+    copy of the actor it acts with is made behind a GPU sleep on the training stream, so an evaluation not
+    ordered after the copy would read an unfilled one."""
     try:
         seeds = [3, 5]
         MultiSeedTrainer(_trainer_config(tmp_path / "eager", device="cuda", fast_cuda_graph=False), seeds).run()
@@ -179,13 +180,32 @@ def test_graphed_trainer_writes_the_eager_csv_and_resumes(tmp_path, monkeypatch)
                  "eval_interval": 10}  # chunks of 4 and single steps up to each checkpoint
         first = MultiSeedTrainer(_trainer_config(tmp_path / "graph", total_steps=20, **graph), seeds)
         assert first.overlap_eval  # on by default with the graphs
+        snapshot = first.agent.actor_snapshot
+        monkeypatch.setattr(first.agent, "actor_snapshot", lambda: (torch.cuda._sleep(200_000_000), snapshot())[1])
         first.run()
-        evaluating_beside(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds, monkeypatch).run()
+        MultiSeedTrainer(_trainer_config(tmp_path / "graph", resume=True, **graph), seeds).run()
         for seed in seeds:
             assert_rows_close(read_csv(tmp_path / "graph" / "t" / f"seed{seed}" / "metrics.csv"),
                               read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
             policy = torch.load(tmp_path / "graph" / "t" / f"seed{seed}" / "policy.pt", weights_only=True)
             assert all(t.device.type == "cpu" for t in policy.values())  # loads on a machine without a GPU
+    finally:
+        ptu.init_device("cpu")
+
+
+@needs_cuda
+def test_graphed_trainer_with_held_back_evaluations_during_warm_up_and_capture(tmp_path, monkeypatch):
+    """Evaluations every 2 steps, each held back until the trainer waits for it: some are pending when the
+    eager warm-up steps run and the graphs are captured (the trainer waits for them first), and each still
+    acts with the actor of its own step."""
+    try:
+        seeds = [3, 5]
+        kw = {"device": "cuda", "total_steps": 12, "eval_interval": 2, "checkpoint_interval": 4, "fast_graph_steps": 4}
+        MultiSeedTrainer(_trainer_config(tmp_path / "eager", fast_cuda_graph=False, **kw), seeds).run()
+        evaluating_beside(_trainer_config(tmp_path / "held", **kw), seeds, monkeypatch).run()
+        for seed in seeds:
+            assert_rows_close(read_csv(tmp_path / "held" / "t" / f"seed{seed}" / "metrics.csv"),
+                              read_csv(tmp_path / "eager" / "t" / f"seed{seed}" / "metrics.csv"))
     finally:
         ptu.init_device("cpu")
 

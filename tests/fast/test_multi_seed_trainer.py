@@ -1,13 +1,15 @@
 import json
 import os
 import signal
+import time
 from functools import partial
 
 import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
-from cs224r.fast.multi_seed_trainer import MultiSeedTrainer, run_seeds_fast
+from cs224r.fast.cuda_graph import GraphedStep
+from cs224r.fast.multi_seed_trainer import EVAL_SEED_STRIDE, MultiSeedTrainer, run_seeds_fast
 from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
@@ -205,13 +207,47 @@ def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path
     monkeypatch.setattr(trainer, "_write_checkpoints",
                         lambda states: (written.append((states[0]["step"], len(trainer.loggers[0].rows))),
                                         write(states)))
+    reset_seeds = []
+    for env in trainer.eval_envs:
+        monkeypatch.setattr(env, "reset", lambda seed, reset=env.reset: (reset_seeds.append(seed), reset(seed=seed))[1])
     trainer.run()
     assert written == [(10, 1), (20, 2), (30, 3)]
+    assert reset_seeds == [seed * EVAL_SEED_STRIDE + step for step in (10, 20, 30) for seed in seeds]
     for seed in seeds:
-        _same_rows(read_csv(tmp_path / "beside" / "t" / f"seed{seed}" / "metrics.csv"),
-                   read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
+        rows = read_csv(tmp_path / "beside" / "t" / f"seed{seed}" / "metrics.csv")
+        _same_rows(rows, read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
+        times = [float(r["Time_Elapsed"]) for r in rows]
+        assert 0 < times[0] < times[1] < times[2]
         ckpt = torch.load(tmp_path / "beside" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
         assert ckpt["step"] == 30 and [r["step"] for r in ckpt["rows"]] == [10, 20, 30]
+
+
+def test_waiting_for_an_evaluation_beside_training_is_not_training_time(tmp_path, monkeypatch):
+    """Train_StepsPerSecond is the training's speed: a slow held-back evaluation, waited for at the next
+    event, does not count (if it did: at most 10 steps / 0.3 s = 33 steps/s)."""
+    trainer = evaluating_beside(_config(tmp_path), [3, 4], monkeypatch)
+    evaluate = trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda *args: (time.sleep(0.3), evaluate(*args))[1])
+    rows = trainer.run()[0]
+    assert all(row["Train_StepsPerSecond"] > 100 for row in rows), [row["Train_StepsPerSecond"] for row in rows]
+
+
+def test_no_evaluation_runs_beside_warm_up_or_graph_capture(tmp_path, monkeypatch):
+    """The trainer waits for an evaluation before graph steps that warm up or capture (uncaptured here)."""
+    trainer = evaluating_beside(_config(tmp_path, total_steps=12, eval_interval=2, checkpoint_interval=4), [3, 4],
+                                monkeypatch)
+    trainer.graph = GraphedStep(trainer.agent, trainer.sampler, trainer.config.batch_size, trainer.loss_sums,
+                                warmup=5, steps_per_replay=4, capture=False)
+    advance, setups = trainer.graph.advance, []
+
+    def checked(n):
+        setups.append(trainer.graph.needs_setup(n))
+        assert not (setups[-1] and trainer._pending is not None)
+        advance(n)
+
+    monkeypatch.setattr(trainer.graph, "advance", checked)
+    trainer.run()
+    assert setups[:3] == [True, True, True] and not any(setups[3:])  # warm-up steps 1-5, with evaluations at 2, 4
 
 
 def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tmp_path, monkeypatch,
@@ -228,8 +264,10 @@ def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tm
 
 
 def test_a_training_error_keeps_the_evaluation_running_beside_it(tmp_path, monkeypatch):
+    """Its row and the checkpoint of its step are written; resuming from that checkpoint (states taken at
+    step 10, written at step 15) gives the uninterrupted run."""
     seeds = [3, 4]
-    trainer = evaluating_beside(_config(tmp_path), seeds, monkeypatch)
+    trainer = evaluating_beside(_config(tmp_path / "a"), seeds, monkeypatch)
 
     def fail():
         raise RuntimeError("boom")
@@ -238,9 +276,10 @@ def test_a_training_error_keeps_the_evaluation_running_beside_it(tmp_path, monke
     with pytest.raises(RuntimeError, match="boom"):
         trainer.run()
     for seed in seeds:
-        run_dir = tmp_path / "t" / f"seed{seed}"
+        run_dir = tmp_path / "a" / "t" / f"seed{seed}"
         assert [r["step"] for r in read_csv(run_dir / "metrics.csv")] == ["10"]
         assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 10
+    _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=10)
 
 
 @pytest.mark.parametrize("beside", [False, True])
