@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import torch
+
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.infrastructure.config import AWACConfig
 from tests.helpers import trainer_config
@@ -22,7 +24,7 @@ def test_bench_denormal_times_a_finished_run(tmp_path, capsys):
     assert _load("bench_denormal").main([str(tmp_path / "t"), "--rounds", "2", "--steps", "1"]) == 0
     out = capsys.readouterr().out
     for path in ("reference", "fast S=2"):
-        for state in ("fresh", "trained"):
+        for state in ("fresh", "trained", "trained, subnormals zeroed"):
             for flush in ("off", "on"):
                 assert f"{path} {state}, flush {flush}" in out
     assert "step 10, seeds [3, 4]" in out
@@ -36,3 +38,13 @@ def test_bench_denormal_without_checkpoints_says_what_to_pass(tmp_path, capsys):
 def test_bench_denormal_refuses_to_toggle_with_several_threads(tmp_path, capsys):
     assert _load("bench_denormal").main([str(tmp_path), "--threads", "2"]) == 2
     assert "--flush off and --flush on as two separate commands" in capsys.readouterr().out
+
+
+def test_zero_subnormals_zeroes_exactly_the_subnormal_entries():
+    tiny = torch.finfo(torch.float32).tiny
+    x = torch.tensor([tiny, tiny / 2, -tiny / 4, 0.0, 1.0, -2e-39])
+    state = {"a": {"w": x, "step": 5}, "b": [x.double()]}
+    out = _load("bench_denormal").zero_subnormals(state)
+    assert out["a"]["w"].tolist() == [tiny, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert out["a"]["step"] == 5 and torch.equal(out["b"][0], x.double())  # float64 and non-tensors untouched
+    assert x[1] != 0  # the input is left as it was

@@ -416,6 +416,18 @@ class FastAWAC:
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self._opt(which) for which in self.OPT_GROUPS]
 
+    @torch.no_grad()
+    def zero_subnormal_moments(self) -> None:
+        """Set Adam moments below float32's normal range (1.2e-38) to 0, in place. A GPU keeps such values
+        where a CPU with ``--flush-denormal`` makes them 0: a dead unit's moments decay into that range and,
+        rounded to nearest, stay there for good (0.9 times the smallest subnormal rounds back to it)."""
+        tiny = torch.finfo(torch.float32).tiny
+        for opt in self.optimizers():
+            for state in opt.state.values():
+                for key in ("exp_avg", "exp_avg_sq"):
+                    if key in state:
+                        state[key].masked_fill_(state[key].abs() < tiny, 0.0)
+
     def after_step(self) -> None:
         """Host-side bookkeeping after a replayed step: the schedule's position."""
         self.num_updates += 1

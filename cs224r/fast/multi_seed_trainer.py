@@ -149,6 +149,8 @@ class MultiSeedTrainer:
         # numbers (--no-fast-eval-beside: in the foreground). The last one runs in the foreground (nothing
         # left to overlap). On a CPU the two would share the cores, so it stays in the foreground there.
         self.overlap_eval = self.graph is not None and config.fast_eval_beside
+        # a GPU has no flush-to-zero switch: --flush-denormal there zeroes the subnormal Adam moments at each log
+        self.zero_subnormals = config.flush_denormal and self.device.type != "cpu"
         self._pending: _PendingEval | None = None
         self._eval_stream: torch.cuda.Stream | None = None
         self._eval_wait = 0.0  # seconds this interval spent waiting for (and logging) such an evaluation
@@ -250,6 +252,8 @@ class MultiSeedTrainer:
         self.loss_sums, self.loss_count = {}, 0
         if self.graph is not None:
             self.graph.reset_sums()
+        if self.zero_subnormals:
+            self.agent.zero_subnormal_moments()
         timing = {"Train_StepsPerSecond": steps_per_second}
         if beside:  # the time at which this step was reached; the evaluation costs the run nothing more
             timing["Time_Elapsed"] = self.clock.tick()

@@ -28,7 +28,7 @@ class TrainConfig:
     log_dir: str = "runs"
     device: str = "auto"  # auto | cpu | cuda
     torch_threads: int = 1  # CPU threads for torch (0 = torch's default); small MLPs gain little from more
-    flush_denormal: bool = True  # CPU: treat floats below 1.2e-38 as 0; long runs stay fast (docs/performance.md)
+    flush_denormal: bool = True  # floats below 1.2e-38 as 0 (CPU; GPU --fast: Adam moments at each log)
     resume: bool = False
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"

@@ -253,3 +253,24 @@ def test_cosine_actor_schedule_matches_reference(device):
         assert [float(f["Actor LR"][s]) for f in fast_logs] == pytest.approx([r["Actor LR"] for r in ref_logs])
         assert fast.sync_shell(s).actor_lr.num_updates == ref.actor_lr.num_updates == 12
     assert float(fast_logs[-1]["Actor LR"][0]) < 0.1 * float(fast_logs[0]["Actor LR"][0])  # it decayed
+
+
+def test_zero_subnormal_moments_zeroes_exactly_the_subnormal_adam_moments():
+    """What --flush-denormal does on a GPU at each log: subnormal Adam moments become 0, nothing else moves."""
+    seeds = [1, 2]
+    fast, sampler = FastAWAC(seeds, OB, AC, _config(), device="cpu"), MultiSeedSampler(dataset(), "cpu", seeds)
+    for _ in range(3):
+        fast.update(*sampler.sample(16))
+    tiny = torch.finfo(torch.float32).tiny
+    states = [st for opt in fast.optimizers() for st in opt.state.values()]
+    for st in states:  # a dead unit's moments as a GPU leaves them: stuck at the smallest subnormals
+        st["exp_avg"].view(-1)[:2] = torch.tensor([tiny / 8, -1.4e-45])
+        st["exp_avg_sq"].view(-1)[0] = tiny / 2
+    before = [{k: v.clone() for k, v in st.items()} for st in states]
+    fast.zero_subnormal_moments()
+    for st, old in zip(states, before):
+        for key in ("exp_avg", "exp_avg_sq"):
+            sub = old[key].abs() < tiny
+            assert sub.any() and not (st[key][sub] != 0).any()
+            assert torch.equal(st[key][~sub], old[key][~sub])  # normal values bit-for-bit
+        assert torch.equal(st["step"], old["step"])

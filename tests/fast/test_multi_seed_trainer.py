@@ -302,3 +302,19 @@ def test_sweep_hook_reports_every_checkpoint(tmp_path, monkeypatch, beside):
     run_seeds_fast("awac", flags, [4, 6], tmp_path, "tok",
                    on_checkpoint=lambda: written.append(torch.load(ckpt, weights_only=False)["step"]))
     assert written == [10, 20, 30, 30]
+
+
+def test_on_a_gpu_flush_denormal_zeroes_subnormal_moments_at_each_log(tmp_path, monkeypatch):
+    """A CPU flushes as it computes; elsewhere the trainer zeroes the agent's subnormal Adam moments at each
+    log (called here on the CPU by hand: the rows are the same, as nothing is subnormal yet)."""
+    assert not MultiSeedTrainer(_config(tmp_path / "cpu"), [3]).zero_subnormals  # the CPU's own flush covers it
+    assert not MultiSeedTrainer(_config(tmp_path / "off", flush_denormal=False), [3]).zero_subnormals
+    MultiSeedTrainer(_config(tmp_path / "plain"), [3, 4]).run()
+    trainer = MultiSeedTrainer(_config(tmp_path / "zeroed"), [3, 4])
+    trainer.zero_subnormals = True
+    calls = before_call(trainer.agent, "zero_subnormal_moments", 0, lambda: None, monkeypatch)
+    trainer.run()
+    assert calls["n"] == 3  # steps 10, 20, 30
+    for seed in (3, 4):
+        _same_rows(read_csv(tmp_path / "zeroed" / "t" / f"seed{seed}" / "metrics.csv"),
+                   read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
