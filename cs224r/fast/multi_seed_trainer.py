@@ -56,15 +56,13 @@ def fast_agent_class(config: FastConfig) -> type[FastAWAC] | type[FastIQL]:
 
 
 class _PendingEval:
-    """An evaluation running on a worker thread: ``make()`` is called here (it takes what the evaluation needs
-    from the live agent) and returns the work for the thread; ``rows``/``timing`` wait for its results and
+    """``work`` (an evaluation) running on a worker thread; ``rows``/``timing`` wait for its results and
     ``checkpoint`` (states taken at the same step, if one was due) for them to be logged."""
 
-    def __init__(self, make: Callable[[], Callable[[], list[dict]]], rows: list[dict], timing: dict[str, float]):
+    def __init__(self, work: Callable[[], list[dict]], rows: list[dict], timing: dict[str, float]):
         self.rows, self.timing, self.checkpoint = rows, timing, None
         self.results: list[dict] | None = None
         self.error: BaseException | None = None
-        work = make()
         self.thread = threading.Thread(target=self._run, args=(work,), name="cs224r-eval", daemon=True)
         self.thread.start()
 
@@ -202,7 +200,8 @@ class MultiSeedTrainer:
                     interval_start, steps_at_start, self._eval_wait = time.perf_counter(), self.step, 0.0
                 if checkpoint_due:
                     if self._pending is not None:  # written with this step's rows once its evaluation is in
-                        self._pending.checkpoint = self._checkpoint_states()
+                        # a copy: the states hold the shells' weights, which a later sync_shell overwrites
+                        self._pending.checkpoint = copy.deepcopy(self._checkpoint_states())
                     else:
                         self.save_checkpoints()
             for s, run_dir in enumerate(self.run_dirs):
@@ -257,7 +256,7 @@ class MultiSeedTrainer:
         timing = {"Train_StepsPerSecond": steps_per_second}
         if beside:  # the time at which this step was reached; the evaluation costs the run nothing more
             timing["Time_Elapsed"] = self.clock.tick()
-            self._pending = _PendingEval(self._evaluate_beside, rows, timing)
+            self._pending = _PendingEval(self._evaluate_beside(), rows, timing)
             return
         results = self.evaluate()
         timing["Time_Elapsed"] = self.clock.tick()
@@ -271,7 +270,7 @@ class MultiSeedTrainer:
         self._bar.set_postfix(eval_return=" ".join(f"{r['Eval_AverageReturn']:.1f}" for r in rows))
 
     def _evaluate_beside(self) -> Callable[[], list[dict[str, float]]]:
-        """A copy of the actor now (in stream order on a GPU) and the evaluation to run with it elsewhere."""
+        """A copy of the actor now (in stream order on a GPU) and the evaluation to run with it on a worker."""
         actor, step = self.agent.actor_snapshot(), self.step
         if self.device.type != "cuda":
             return lambda: self.evaluate(actor, step)
@@ -337,13 +336,12 @@ class MultiSeedTrainer:
         self._write_checkpoints(self._checkpoint_states())
 
     def _checkpoint_states(self) -> list[dict]:
-        """Each seed's checkpoint as of now (copies: training may go on before they are written)."""
+        """Each seed's checkpoint as of now, without its rows (added when written)."""
         elapsed = self.clock.tick()
-        return [copy.deepcopy({
-            "step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
-            "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
-            "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
-            "config": dataclasses.asdict(self.configs[s])}) for s in range(self.S)]
+        return [{"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
+                 "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
+                 "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
+                 "config": dataclasses.asdict(self.configs[s])} for s in range(self.S)]
 
     def _write_checkpoints(self, states: list[dict]) -> None:
         for s, state in enumerate(states):
