@@ -2,10 +2,13 @@
 
     modal run --detach modal_train_para.py --algo awac --env-name antmaze-umaze-v0 \\
         --exp-name awac_antmaze_umaze [--seeds 1 2 3] [--use-wandb] [--gpu A10G] [--one-container] [training flags]
+    python modal_train_para.py --check [the same flags]     # the launch plan, without credentials
 
-``--one-container`` runs all seeds in a single container instead (through the fast multi-seed path when
-it exists for the algorithm, otherwise one after another). Runs land on the Volume ``cs224r-hw3-results``
-as ``<exp-name>/seed<N>/``; retried or preempted containers resume from their last checkpoint.
+A CPU-only launch function first finds or makes the dataset on the Volume (once for all seeds), then starts
+the training containers. ``--one-container`` runs all seeds in a single container instead (through the fast
+multi-seed path when it exists for the algorithm, otherwise one after another). Runs land on the Volume
+``cs224r-hw3-results`` as ``<exp-name>/seed<N>/``; retried or preempted containers resume from their last
+checkpoint.
 """
 
 from __future__ import annotations
@@ -21,12 +24,18 @@ app = modal.App("cs224r-hw3-train-para")
 volume = modal.Volume.from_name(sweep.RESULTS_VOLUME, create_if_missing=True)
 FUNCTION_OPTIONS = sweep.modal_function_options(volume)
 ONE_CONTAINER_OPTIONS = sweep.modal_function_options(volume, memory_gib=32)
+DATA_OPTIONS = sweep.modal_data_options(volume)
 
 
 def _commit() -> None:
     """Make the run's files on the Volume durable (after each checkpoint), so a retry can resume."""
     if not modal.is_local():
         volume.commit()
+
+
+def parse(argv: Sequence[str]) -> sweep.LaunchArgs:
+    return sweep.parse_launch_args(argv, prog="modal run modal_train_para.py", multi_seed=True, gpu=True,
+                                   one_container=True, fixed_log_dir=True, description=__doc__.split("\n")[0])
 
 
 @app.function(**FUNCTION_OPTIONS)
@@ -43,43 +52,48 @@ def train_seeds(algo: str, train_argv: list[str], seeds: list[int], launch_token
     return sweep.guarded(sweep.run_seeds_in_one_process, algo, train_argv, seeds, log_dir, launch_token, _commit)
 
 
-def _spawn(fn, *args):
-    return fn.spawn(*args)
+def _spawn(fn, *args) -> str:
+    return fn.spawn(*args).object_id  # an id: the launch function's result goes back to your machine
 
 
-def _wait(handle):
-    return handle.get()
+def start_training(args: sweep.LaunchArgs, launch_token: str, spawn=_spawn) -> list:
+    """Start the training containers of a launch; their call handles (``spawn``'s results)."""
+    if args.one_container:
+        fn = sweep.with_launch_options(train_seeds, args)
+        return [spawn(fn, args.algo, args.train_argv, args.seeds, launch_token)]
+    fn = sweep.with_launch_options(train_seed, args)
+    return [spawn(fn, args.algo, args.train_argv, seed, launch_token) for seed in args.seeds]
 
 
-def launch(argv: Sequence[str], seed_fn=None, seeds_fn=None, spawn=_spawn, wait=_wait) -> int:
-    """Parse ``argv``, start every seed (``spawn``), wait for all (``wait``) and print a summary per seed.
+@app.function(**DATA_OPTIONS)
+def prepare_and_start(argv: list[str], launch_token: str, log_dir: str = sweep.RESULTS_DIR,
+                      spawn=_spawn) -> dict:
+    """CPU only: the dataset on the Volume first (found, or made once for every seed), then the training
+    containers; ``{"error": ...}`` for errors that a retry cannot fix."""
+    args = parse(argv)
+    return sweep.guarded(sweep.prepare_then_start, args, lambda a: start_training(a, launch_token, spawn), _commit,
+                         sweep.launch_record(log_dir, args, launch_token))
 
-    A failing seed does not stop the others; the exit status is 1 if any failed."""
-    args = sweep.parse_launch_args(argv, prog="modal run modal_train_para.py", multi_seed=True, gpu=True,
-                                   one_container=True, fixed_log_dir=True, description=__doc__.split("\n")[0])
+
+def _start(argv: Sequence[str], token: str) -> dict:
+    return prepare_and_start.remote(list(argv), token)
+
+
+def _wait(call_id: str):
+    return modal.FunctionCall.from_id(call_id).get()
+
+
+def launch(argv: Sequence[str], start=_start, wait=_wait) -> int:
+    """Parse ``argv``, run the launch function (``start``: data, then every seed's container), wait for
+    every seed (``wait``) and print a summary per seed. A failing seed does not stop the others; the exit
+    status is 1 if any failed."""
+    args = parse(argv)
     token = sweep.new_launch_token()
     where = "one container" if args.one_container else f"{len(args.seeds)} containers"
     print(f"{args.algo} {args.exp_name} seeds {args.seeds} on {args.gpu} ({where}); results on Volume "
           f"{sweep.RESULTS_VOLUME} under {args.exp_name}/seed<N>/")
-    if args.one_container:
-        fn = sweep.with_launch_options(seeds_fn or train_seeds, args)
-        try:
-            result = wait(spawn(fn, args.algo, args.train_argv, args.seeds, token))
-        except Exception as err:
-            result = err
-        results = result if isinstance(result, list) else [result] * len(args.seeds)
-    else:
-        fn = sweep.with_launch_options(seed_fn or train_seed, args)
-        handles = [spawn(fn, args.algo, args.train_argv, seed, token) for seed in args.seeds]
-        results = []
-        for handle in handles:
-            try:
-                results.append(wait(handle))
-            except Exception as err:  # the remote error after all retries
-                results.append(err)
-    lines, status = sweep.summarize(results, args.seeds)
-    print("\n".join(lines))
-    return status
+    print(f"data: {sweep.data_plan(args.algo, args.train_argv)}", flush=True)
+    return sweep.run_launch(args, lambda: start(argv, token), wait)
 
 
 @app.local_entrypoint()
@@ -87,3 +101,10 @@ def main(*argv: str) -> None:
     status = launch(argv)
     if status:
         sys.exit(status)
+
+
+if __name__ == "__main__":  # python modal_train_para.py --check ...: no credentials, nothing started
+    if "--check" not in sys.argv[1:]:
+        sys.exit("launch with `modal run --detach modal_train_para.py ...`, or check the plan with "
+                 "`python modal_train_para.py --check ...`")
+    sys.exit(sweep.check_main(sys.argv[1:], app_name=app.name, image=FUNCTION_OPTIONS["image"], parse=parse))

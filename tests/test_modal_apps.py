@@ -17,7 +17,7 @@ import modal_train_para
 from cs224r.algorithms import UnknownAlgorithmError, algorithm_names, available_algorithms, get_algorithm
 from cs224r.infrastructure import sweep
 
-pytestmark = pytest.mark.filterwarnings("ignore:The train_seed.* function is executing locally:UserWarning")
+pytestmark = pytest.mark.filterwarnings(r"ignore:The \w+ function is executing locally:UserWarning")
 
 # point-reach-v0 with small networks: a run takes well under a second of compute
 TINY = ["--env-name", "point-reach-v0",
@@ -66,6 +66,14 @@ def test_registry_maps_names_to_config_and_agent():
 
 
 # ------------------------------------------------------------------ configuration
+@pytest.mark.parametrize("fn", [modal_train.prepare_and_start, modal_train_para.prepare_and_start])
+def test_launch_function_bills_no_gpu(fn):
+    info = fn.info()
+    assert info.gpus == []  # the minutes spent finding or making the data run on a CPU
+    assert list(info.volumes) == ["/results"] and info.volumes["/results"].name == "cs224r-hw3-results"
+    assert info.max_retries == 3 and info.secrets == []
+
+
 @pytest.mark.parametrize("fn", [modal_train.train_seed, modal_train_para.train_seed, modal_train_para.train_seeds])
 def test_function_configuration(fn):
     info = fn.info()  # local metadata; no network
@@ -208,22 +216,28 @@ def test_user_errors_come_back_instead_of_retrying(tmp_path):
     assert "unknown env name 'nope'" in result["error"]
 
 
-def _local_spawn(tmp_path):
+def _local_start(module, tmp_path):
+    """``launch``'s ``start``: the launch function's body run here, its training calls run here at once."""
     def spawn(fn, *args):
         return fn.local(*args, log_dir=str(tmp_path))
-    return spawn
+
+    def start(argv, token):
+        return module.prepare_and_start.local(list(argv), token, str(tmp_path), spawn)
+
+    return start
 
 
 def test_para_launch_runs_every_seed_and_reports_failures(tmp_path, capsys):
     argv = ["--exp-name", "p", "--seeds", "1", "2", *TINY]
-    assert modal_train_para.launch(argv, spawn=_local_spawn(tmp_path), wait=lambda r: r) == 0
+    assert modal_train_para.launch(argv, start=_local_start(modal_train_para, tmp_path), wait=lambda r: r) == 0
     out = capsys.readouterr().out
     for seed in (1, 2):
         assert read_steps(tmp_path / "p" / f"seed{seed}" / "metrics.csv") == [10, 20]
         assert f"seed {seed}: step 20" in out
+    assert "data for point-reach-v0: the task's own data" in out  # which source served the data
     # seed 1 exists now: it fails, seed 3 still runs, and the exit status says so
     argv = ["--exp-name", "p", "--seeds", "1", "3", *TINY]
-    assert modal_train_para.launch(argv, spawn=_local_spawn(tmp_path), wait=lambda r: r) == 1
+    assert modal_train_para.launch(argv, start=_local_start(modal_train_para, tmp_path), wait=lambda r: r) == 1
     out = capsys.readouterr().out
     assert "seed 1: error: TrainingError" in out and "seed 3: step 20" in out
 
@@ -231,7 +245,7 @@ def test_para_launch_runs_every_seed_and_reports_failures(tmp_path, capsys):
 def test_para_one_container_falls_back_to_sequential(tmp_path, capsys, monkeypatch):
     monkeypatch.delitem(sweep.FAST_MULTI_SEED, "awac", raising=False)  # as for an algorithm without one
     argv = ["--exp-name", "q", "--seeds", "1", "2", "--one-container", *TINY]
-    assert modal_train_para.launch(argv, spawn=_local_spawn(tmp_path), wait=lambda r: r) == 0
+    assert modal_train_para.launch(argv, start=_local_start(modal_train_para, tmp_path), wait=lambda r: r) == 0
     assert "one after another" in capsys.readouterr().err
     assert all((tmp_path / "q" / f"seed{s}" / "policy.pt").exists() for s in (1, 2))
 
@@ -251,10 +265,19 @@ def test_one_container_uses_the_fast_path_when_registered(tmp_path, monkeypatch)
 
 def test_single_launch_prints_the_result(tmp_path, capsys):
     status = modal_train.launch(["--exp-name", "s", "--seed", "2", *TINY],
-                                call=lambda fn, *a: fn.local(*a, log_dir=str(tmp_path)))
+                                start=_local_start(modal_train, tmp_path), wait=lambda r: r)
     assert status == 0
-    assert "seed 2: step 20" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "seed 2: step 20" in out and "data for point-reach-v0" in out
     assert (tmp_path / "s" / "seed2" / "policy.pt").exists()
+
+
+def test_launch_error_before_training_is_one_line(tmp_path, capsys):
+    def start(argv, token):
+        return {"error": "DatasetError: no dataset for 'x'"}
+
+    assert modal_train_para.launch(["--exp-name", "e", *TINY], start=start, wait=lambda r: r) == 1
+    assert "launch failed before training started: DatasetError" in capsys.readouterr().out
 
 
 def test_local_sweep_script_uses_the_same_layout(tmp_path, capsys):

@@ -47,9 +47,15 @@ def cache_dir() -> Path:
     return base / "cs224r" / "datasets"
 
 
-def cache_path(env_name: str) -> Path:
-    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``)."""
-    return cache_dir() / (env_name.replace("/", "--") + ".hdf5")
+def cache_path(env_name: str, directory: str | Path | None = None) -> Path:
+    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``);
+    ``directory`` in place of ``cache_dir()`` (e.g. the cache on a Modal Volume)."""
+    return Path(directory or cache_dir()) / (env_name.replace("/", "--") + ".hdf5")
+
+
+def has_generator(env_name: str) -> bool:
+    """Whether a generator is registered for ``env_name`` (its data can be made when none is found)."""
+    return env_name in _GENERATORS
 
 
 def _read_path(path: Path, obs_dim: int | None, act_dim: int | None, env_name: str) -> Dataset:
@@ -92,7 +98,7 @@ def resolve_dataset(
         generate = os.environ.get("CS224R_AUTO_GENERATE", "1") != "0"
     looked: list[str] = []
 
-    def finish(data: Dataset, where: str) -> Dataset:
+    def finish(data: Dataset, where: str, how: str) -> Dataset:
         if flavour is not None:
             check_flavour(data, flavour, env_name, where)
         stale = stale_generated_file(data.metadata)
@@ -100,24 +106,27 @@ def resolve_dataset(
             raise DatasetError(f"{where}: {stale}; make it again with "
                                f"`{GENERATE_COMMAND.format(name=data.metadata.get('env_name', env_name))} --force`")
         data.metadata.setdefault("env_name", env_name)
+        data.metadata["resolved_from"] = f"{how} {where}"  # which source served it (launches report this)
         return data
 
     if dataset_path is not None:
         path = Path(dataset_path).expanduser()
         if not path.exists():
             raise DatasetError(f"{path}: dataset file given with --dataset does not exist")
-        return finish(_read_path(path, obs_dim, act_dim, env_name), str(path))
+        return finish(_read_path(path, obs_dim, act_dim, env_name), str(path), "--dataset")
 
     cached = cache_path(env_name)
     looked.append(f"cache file {cached} (set $CS224R_DATA to change the directory)")
     if cached.exists():
-        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached))
+        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached),
+                      "cache file")
 
     mid = minari_id or (env_name if is_minari_id(env_name) else None)
     if mid is not None:
         looked.append(f"Minari store {minari_dataset_dir(mid)} (set $MINARI_DATASETS_PATH to change it)")
         if minari_available(mid):
-            return finish(read_minari(mid, obs_dim=obs_dim, act_dim=act_dim), str(minari_dataset_dir(mid)))
+            return finish(read_minari(mid, obs_dim=obs_dim, act_dim=act_dim), str(minari_dataset_dir(mid)),
+                          "Minari store")
 
     fn = _GENERATORS.get(env_name)
     if fn is not None and generate:
@@ -126,7 +135,8 @@ def resolve_dataset(
         fn(env_name, cached)
         if not cached.exists():
             raise DatasetError(f"{cached}: the generator for '{env_name}' finished without writing this file")
-        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached))
+        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached),
+                      "generated now (the package's own data, not an official file) into")
     looked.append("a registered generator (none for this name)" if fn is None
                   else "generation on first use (disabled by CS224R_AUTO_GENERATE=0)")
     ways = [f"make it with `{GENERATE_COMMAND.format(name=env_name)}`"] if fn is not None else []

@@ -47,6 +47,9 @@ class EnvSpec:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     success_score: bool = False  # log Eval_NormalizedScore = 100 x success rate (D4RL's AntMaze score)
+    # the name its dataset file is looked up under (cs224r.data.resolve: cache file, Minari id), for tasks
+    # whose data is a file found, or made once, outside the package; None: data in or made by the package
+    dataset_id: str | None = None
 
 
 _REGISTRY: dict[str, EnvSpec] = {}

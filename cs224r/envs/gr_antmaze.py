@@ -144,6 +144,7 @@ for _name, (_gr_id, _maze, _limit) in DATASETS.items():
             max_episode_steps=_limit,
             make_batch=lambda n, maze=_maze, limit=_limit: GRAntMazeBatch(n, maze, limit),
             load_dataset=_loader(_name),
+            dataset_id=_name,
             description=f"gymnasium-robotics {_gr_id} on its evaluation map; data: Minari '{_name}' "
                         "from the local Minari store",
         )

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fnmatch
 import json
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cs224r.algorithms import UnknownAlgorithmError, algorithm_names, get_algorithm
@@ -61,27 +63,107 @@ def image_packages(requirements: str | Path = REPO_ROOT / "requirements.txt") ->
     return packages + [WANDB_PIN]
 
 
+PACKAGE = "cs224r"
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+DATA_DIR = f"{RESULTS_DIR}/datasets"  # the dataset cache ($CS224R_DATA) in the containers
+DATA_CPU = 4.0  # the data function: CPU only (no GPU billed); generation steps its ants on these cores
+DATA_MEMORY_GIB = 8
+DATA_TIMEOUT_S = 3 * 60 * 60  # generating a 1M-transition dataset takes minutes; a slow host gets hours
+
+
+def package_data_patterns(pyproject: str | Path = PYPROJECT) -> list[str]:
+    """``[tool.setuptools.package-data]`` of ``pyproject.toml`` as globs relative to the package
+    directory (``"generation/weights/*.pt"``): the non-Python files a ``pip install`` ships."""
+    try:
+        import tomllib as toml_reader  # Python 3.11+
+
+        table = toml_reader.loads(Path(pyproject).read_text())
+    except ImportError:  # Python 3.10: the ``toml`` package, a dependency of the Modal client
+        import toml as toml_reader
+
+        table = toml_reader.loads(Path(pyproject).read_text())
+    declared = table.get("tool", {}).get("setuptools", {}).get("package-data", {})
+    patterns = []
+    for package, globs in declared.items():
+        parts = package.split(".")
+        if parts[0] != PACKAGE:
+            continue
+        for glob in globs:
+            if "**" in glob:
+                raise ValueError(f"{pyproject}: package-data glob {glob!r} uses '**', which the Modal image "
+                                 "filter does not read; list the directories one by one")
+            patterns.append("/".join([*parts[1:], glob]))
+    return patterns
+
+
+@dataclass(frozen=True)
+class ShippedFiles:
+    """Modal's ``ignore`` callable for the package: keeps ``.py`` files and the declared package data
+    (``patterns``, relative to the package directory), as ``pip install`` does; drops caches and dot-files."""
+
+    patterns: tuple[str, ...]
+
+    def __call__(self, path: Path) -> bool:  # True: leave the file out of the containers
+        rel = PurePosixPath(Path(path).as_posix())
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            return True
+        if rel.suffix == ".py":
+            return False
+        return not any(rel.parent == PurePosixPath(pattern).parent and fnmatch.fnmatchcase(rel.name,
+                                                                                           PurePosixPath(pattern).name)
+                       for pattern in self.patterns)
+
+
 def modal_image():
-    """Debian + a C compiler + Python 3.11 + the pinned requirements (CUDA torch from PyPI) + this package's source."""
+    """Debian + a C compiler + Python 3.11 + the pinned requirements (CUDA torch from PyPI) + this package's
+    source and package data (``ShippedFiles``)."""
     import modal
 
     # Inside the container the image is already built and requirements.txt is not there to read.
-    packages = image_packages() if modal.is_local() else []
+    local = modal.is_local()
+    packages = image_packages() if local else []
+    shipped = ShippedFiles(tuple(package_data_patterns()) if local else ())
     return (
         modal.Image.debian_slim(python_version=PYTHON_VERSION)
         # a C compiler: --fast-compile's Triton kernels build their launchers with it (else compilation falls back)
         .apt_install("build-essential")
         .pip_install(*packages)
         # dataset caches on the Volume: generated or uploaded data is found by every later run
-        .env({"PYTHONUNBUFFERED": "1", "CS224R_DATA": f"{RESULTS_DIR}/datasets",
+        .env({"PYTHONUNBUFFERED": "1", "CS224R_DATA": DATA_DIR,
               "MINARI_DATASETS_PATH": f"{RESULTS_DIR}/minari"})
-        .add_local_python_source("cs224r")
+        # Modal's default keeps only .py files: the ant controller and the Pointmass data would be missing
+        .add_local_python_source(PACKAGE, ignore=shipped)
     )
 
 
+def image_local_files(image: Any) -> list[str]:
+    """Every local file ``image`` adds to the containers, as its path there (``/root/cs224r/...``), chosen
+    by Modal's own file selection with the image's own ``ignore`` (no network, no credentials).
+
+    Reads Modal's unexported mount objects (checked against the pinned ``modal==1.6.4``)."""
+    try:
+        from modal._utils.async_utils import synchronizer
+        from modal.mount import _Mount, _select_files
+    except ImportError as err:  # a Modal client whose internals moved
+        raise RuntimeError(f"cannot list the image's files with this Modal client ({err}); "
+                           "install the pinned modal==1.6.4") from err
+
+    mounts, stack, seen = [], [synchronizer._translate_in(image)], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _Mount):
+            mounts.append(obj)
+        deps = getattr(obj, "_deps", None)
+        stack.extend(deps() if deps is not None else [])
+    return sorted({str(remote) for mount in mounts for _, remote in _select_files(mount.entries)})
+
+
 def modal_function_options(volume: Any, memory_gib: int = 16) -> dict[str, Any]:
-    """``@app.function`` settings shared by both apps; GPU and secrets change per launch
-    (``with_launch_options``)."""
+    """``@app.function`` settings shared by both apps' training functions; GPU and secrets change per
+    launch (``with_launch_options``)."""
     import modal
 
     return dict(
@@ -94,6 +176,21 @@ def modal_function_options(volume: Any, memory_gib: int = 16) -> dict[str, Any]:
         retries=modal.Retries(max_retries=MAX_RETRIES, initial_delay=10.0, backoff_coefficient=2.0),
         volumes={RESULTS_DIR: volume},
         # no secrets: the wandb secret is attached per launch, only with --use-wandb
+    )
+
+
+def modal_data_options(volume: Any) -> dict[str, Any]:
+    """``@app.function`` settings of the launch function that prepares the dataset on the Volume and then
+    starts the training containers: CPU only, so the minutes spent on data bill no GPU."""
+    import modal
+
+    return dict(
+        image=modal_image(),
+        cpu=DATA_CPU,
+        memory=DATA_MEMORY_GIB * 1024,
+        timeout=DATA_TIMEOUT_S,
+        retries=modal.Retries(max_retries=MAX_RETRIES, initial_delay=10.0, backoff_coefficient=2.0),
+        volumes={RESULTS_DIR: volume},
     )
 
 
@@ -205,6 +302,130 @@ def make_config(algo: str, train_argv: Sequence[str], **overrides: Any) -> Any:
     given.update(overrides)
     env_name = given.get("env_name", config_cls.env_name)
     return config_from_args(config_cls, given, get_spec(env_name).train_defaults)
+
+
+# ------------------------------------------------------------------ the data, before any GPU starts
+def data_plan(algo: str, train_argv: Sequence[str], data_dir: str = DATA_DIR) -> str:
+    """One line: which dataset a launch will train on and how it gets there (no I/O, no network)."""
+    from cs224r.data.minari_loader import is_minari_id
+    from cs224r.data.resolve import cache_path, has_generator
+    from cs224r.envs import get_spec
+
+    config = make_config(algo, train_argv)
+    spec = get_spec(config.env_name)
+    if config.dataset is not None:
+        return (f"--dataset {config.dataset}, read as given (it must exist in the containers, e.g. uploaded "
+                f"to the Volume under {RESULTS_DIR}/)")
+    if spec.dataset_id is None:
+        return f"the task's own data, nothing to prepare: {spec.description}"
+    if is_minari_id(spec.dataset_id):
+        return (f"Minari '{spec.dataset_id}' from the store on the Volume ({RESULTS_DIR}/minari; upload it "
+                "there first, nothing is downloaded)")
+    cached = cache_path(spec.dataset_id, data_dir)
+    if not has_generator(spec.dataset_id):
+        return f"{spec.dataset_id}: the Volume's cache file {cached} (upload it there first)"
+    from cs224r.generation.generator import DEFAULT_TRANSITIONS, STEPS_PER_SECOND_ESTIMATE
+
+    minutes = DEFAULT_TRANSITIONS / STEPS_PER_SECOND_ESTIMATE / 60
+    return (f"{spec.dataset_id}: the Volume's cache file {cached} if it is there (an uploaded D4RL file or "
+            f"an earlier launch's), else generated into it once by the CPU launch function (the package's own "
+            f"data, not the official file; {DEFAULT_TRANSITIONS:,} transitions, about {minutes:.0f} min at "
+            f"{STEPS_PER_SECOND_ESTIMATE:,} steps/s on 2 cores) before the GPU containers start")
+
+
+def prepare_data(algo: str, train_argv: Sequence[str]) -> dict[str, Any]:
+    """Find (or make, once) the launch's dataset where the training runs will look for it, and say which
+    source served it: ``{"env_name", "source", "rows", "seconds"}``."""
+    from cs224r.envs import get_spec
+
+    config = make_config(algo, train_argv)
+    spec = get_spec(config.env_name)
+    if config.dataset is None and spec.dataset_id is None:
+        return {"env_name": config.env_name, "source": f"the task's own data ({spec.description})",
+                "rows": None, "seconds": 0.0}
+    start = time.perf_counter()
+    data = spec.load_dataset(dataset_path=config.dataset)
+    return {"env_name": config.env_name, "rows": len(data), "seconds": round(time.perf_counter() - start, 1),
+            "source": str(data.metadata.get("resolved_from") or data.metadata.get("source", "unknown"))}
+
+
+def prepare_then_start(args: LaunchArgs, start_training: Callable[[LaunchArgs], list[Any]],
+                       commit: Callable[[], None], record: str | Path | None = None) -> dict[str, Any]:
+    """The launch function's body: the dataset first (``prepare_data``, made durable with ``commit``),
+    then ``start_training(args)``, which starts the training containers and returns their call handles.
+
+    With ``record`` (a file on the Volume), the handles are written there once started; a retried launch
+    function that finds the file returns them instead of starting the seeds a second time."""
+    if record is not None and Path(record).exists():
+        return json.loads(Path(record).read_text())
+    result = {"data": prepare_data(args.algo, args.train_argv)}
+    commit()
+    result["calls"] = start_training(args)
+    if record is not None:
+        atomic_write(Path(record), lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2)))
+        commit()
+    return result
+
+
+def launch_record(log_dir: str | Path, args: LaunchArgs, launch_token: str) -> Path:
+    """Where a launch function records the training calls it started (``prepare_then_start``)."""
+    return Path(log_dir) / args.exp_name / f"launch-{launch_token}.json"
+
+
+def launch_plan(args: LaunchArgs, image: Any, app_name: str) -> list[str]:
+    """What a launch will do, as lines: containers and GPU, data, and the image's files."""
+    files = image_local_files(image)
+    data_files = [f for f in files if not f.endswith(".py")]
+    where = ("one container" if args.one_container or len(args.seeds) == 1
+             else f"{len(args.seeds)} containers, one per seed")
+    return [
+        f"app {app_name}: {args.algo} {args.exp_name} seeds {' '.join(map(str, args.seeds))}",
+        f"launch function: CPU only ({DATA_CPU:g} cores, {DATA_MEMORY_GIB} GiB, no GPU): prepares the data, "
+        "then starts the training",
+        f"training: {where} on {args.gpu or DEFAULT_GPU} (1 GPU, 4 cores each), writing Volume "
+        f"{RESULTS_VOLUME} under {args.exp_name}/seed<N>/",
+        f"data: {data_plan(args.algo, args.train_argv)}",
+        f"wandb: {'on (secret ' + WANDB_SECRET + ')' if args.use_wandb else 'off'}",
+        f"image: Python {PYTHON_VERSION}, {len(image_packages())} pinned packages, {len(files)} files of "
+        f"{PACKAGE} ({len(files) - len(data_files)} .py, {len(data_files)} data):",
+        *(f"  {f}" for f in data_files),
+    ]
+
+
+def run_launch(args: LaunchArgs, start: Callable[[], Any], wait: Callable[[Any], Any]) -> int:
+    """Start a launch (``start()`` returns ``prepare_then_start``'s result, or ``{"error": ...}``), say
+    where its data came from, wait for every training call (``wait``) and print a line per seed.
+    The exit status is 1 if anything failed."""
+    try:
+        started = start()
+    except Exception as err:  # the launch function failed after its retries
+        started = {"error": f"{type(err).__name__}: {err}"}
+    if "error" in started:
+        print(f"launch failed before training started: {started['error']}")
+        return 1
+    data = started["data"]
+    took = f", {data['seconds']:.0f} s" if data.get("seconds") else ""
+    print(f"data for {data['env_name']}: {data['source']}{took}", flush=True)
+    results = []
+    for handle in started["calls"]:
+        try:
+            results.append(wait(handle))
+        except Exception as err:  # the remote error after all retries
+            results.append(err)
+    if args.one_container and len(results) == 1:
+        results = results[0] if isinstance(results[0], list) else results * len(args.seeds)
+    lines, status = summarize(results, args.seeds)
+    print("\n".join(lines))
+    return status
+
+
+def check_main(argv: Sequence[str], *, app_name: str, image: Any, parse: Callable[[Sequence[str]], LaunchArgs]) -> int:
+    """``python modal_train*.py --check [launch flags]``: print the launch plan and exit, with no
+    credentials and no network."""
+    args = parse([a for a in argv if a != "--check"])
+    print("\n".join(launch_plan(args, image, app_name)))
+    print("check only: nothing was started (launch with `modal run --detach ...` and the same flags)")
+    return 0
 
 
 # ------------------------------------------------------------------ running

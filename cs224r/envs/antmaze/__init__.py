@@ -73,6 +73,7 @@ def _register() -> None:
                 make_batch=partial(AntMazeBatch, maze=maze, max_episode_steps=MAX_EPISODE_STEPS[maze],
                                    goal_per_episode=per_episode),
                 load_dataset=partial(load_antmaze_dataset, env_name),
+                dataset_id=name,
                 train_defaults=dict(TRAIN_DEFAULTS),
                 success_score=True,
                 description=(f"D4RL-flavour AntMaze ({maze}), "
