@@ -42,13 +42,9 @@ def train_seed(algo: str, train_argv: list[str], seed: int, launch_token: str,
     return sweep.guarded(sweep.run_seed, algo, train_argv, seed, log_dir, launch_token, _commit)
 
 
-def _spawn(fn, *args) -> str:
-    return fn.spawn(*args).object_id
-
-
 @app.function(**DATA_OPTIONS)
 def prepare_and_start(argv: list[str], launch_token: str, log_dir: str = sweep.RESULTS_DIR,
-                      spawn=_spawn) -> dict:
+                      spawn=sweep.modal_spawn) -> dict:
     """CPU only: the dataset on the Volume first, then the training container."""
     args = parse(argv)
 
@@ -63,11 +59,7 @@ def _start(argv: Sequence[str], token: str) -> dict:
     return prepare_and_start.remote(list(argv), token)
 
 
-def _wait(call_id: str):
-    return modal.FunctionCall.from_id(call_id).get()
-
-
-def launch(argv: Sequence[str], start=_start, wait=_wait) -> int:
+def launch(argv: Sequence[str], start=_start, wait=sweep.modal_wait) -> int:
     """Parse ``argv``, run the launch function (``start``: data, then the seed's container), wait for the
     seed (``wait``) and print its summary."""
     args = parse(argv)

@@ -52,11 +52,7 @@ def train_seeds(algo: str, train_argv: list[str], seeds: list[int], launch_token
     return sweep.guarded(sweep.run_seeds_in_one_process, algo, train_argv, seeds, log_dir, launch_token, _commit)
 
 
-def _spawn(fn, *args) -> str:
-    return fn.spawn(*args).object_id  # an id: the launch function's result goes back to your machine
-
-
-def start_training(args: sweep.LaunchArgs, launch_token: str, spawn=_spawn) -> list:
+def start_training(args: sweep.LaunchArgs, launch_token: str, spawn=sweep.modal_spawn) -> list:
     """Start the training containers of a launch; their call handles (``spawn``'s results)."""
     if args.one_container:
         fn = sweep.with_launch_options(train_seeds, args)
@@ -67,7 +63,7 @@ def start_training(args: sweep.LaunchArgs, launch_token: str, spawn=_spawn) -> l
 
 @app.function(**DATA_OPTIONS)
 def prepare_and_start(argv: list[str], launch_token: str, log_dir: str = sweep.RESULTS_DIR,
-                      spawn=_spawn) -> dict:
+                      spawn=sweep.modal_spawn) -> dict:
     """CPU only: the dataset on the Volume first (found, or made once for every seed), then the training
     containers; ``{"error": ...}`` for errors that a retry cannot fix."""
     args = parse(argv)
@@ -79,11 +75,7 @@ def _start(argv: Sequence[str], token: str) -> dict:
     return prepare_and_start.remote(list(argv), token)
 
 
-def _wait(call_id: str):
-    return modal.FunctionCall.from_id(call_id).get()
-
-
-def launch(argv: Sequence[str], start=_start, wait=_wait) -> int:
+def launch(argv: Sequence[str], start=_start, wait=sweep.modal_wait) -> int:
     """Parse ``argv``, run the launch function (``start``: data, then every seed's container), wait for
     every seed (``wait``) and print a summary per seed. A failing seed does not stop the others; the exit
     status is 1 if any failed."""

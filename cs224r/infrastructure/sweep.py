@@ -206,6 +206,18 @@ def with_launch_options(fn: Any, args: LaunchArgs) -> Any:
     return fn.with_options(**options) if options else fn
 
 
+def modal_spawn(fn: Any, *args: Any) -> str:
+    """Start ``fn(*args)`` in its own container; its call id (the launch function returns ids to your machine)."""
+    return fn.spawn(*args).object_id
+
+
+def modal_wait(call_id: str) -> Any:
+    """The result of the call ``call_id`` (raises the remote error after all retries)."""
+    import modal
+
+    return modal.FunctionCall.from_id(call_id).get()
+
+
 # ------------------------------------------------------------------ command line
 @dataclass
 class LaunchArgs:
