@@ -7,6 +7,10 @@ import torch
 # No test may start a 1M-transition dataset generation (minutes of CPU): a test that needs AntMaze data
 # makes a small file itself. Tests of generation on first use turn it back on with monkeypatch.
 os.environ["CS224R_AUTO_GENERATE"] = "0"
+# Nothing in the test suite leaves the machine: downloads are off, except in the tests of the download
+# path, which serve files from a server they start on 127.0.0.1. A d4rl cache of the user is not read.
+os.environ["CS224R_DOWNLOAD"] = "0"
+os.environ["D4RL_DATASET_DIR"] = "/nonexistent/cs224r-tests/d4rl"
 
 from cs224r.infrastructure import pytorch_util as ptu
 

@@ -161,7 +161,7 @@ def test_launch_says_where_the_data_came_from(tmp_path, volume_cache, capsys):
     argv = ["--env-name", "antmaze-umaze-v0", "--exp-name", "a", "--seeds", "1", "2"]
     assert modal_train_para.launch(argv, start=start, wait=lambda r: r) == 0
     out = capsys.readouterr().out
-    assert "data: antmaze-umaze-v0: the Volume's cache file" in out  # the plan, before anything runs
+    assert "data: antmaze-umaze-v0: the official D4RL file /results/datasets/Ant_maze_u-maze" in out  # the plan
     assert "data for antmaze-umaze-v0: generated now (the package's own data" in out
     assert "seed 1: step 0" in out and "seed 2: step 0" in out
     assert volume_cache == ["antmaze-umaze-v0"]
@@ -169,9 +169,16 @@ def test_launch_says_where_the_data_came_from(tmp_path, volume_cache, capsys):
 
 def test_data_plan_per_kind_of_task():
     plan = sweep.data_plan("awac", ["--env-name", "antmaze-medium-diverse-v2"])
-    assert plan.startswith("antmaze-medium-diverse-v0: the Volume's cache file /results/datasets/"
-                           "antmaze-medium-diverse-v0.hdf5 if it is there")
+    assert plan.startswith("antmaze-medium-diverse-v2: the official D4RL file /results/datasets/Ant_maze_big-maze_"
+                           "noisy_multistart_True_multigoal_True_sparse_fixed.hdf5 if it is on the Volume, else "
+                           "downloaded there from http://rail.eecs.berkeley.edu/datasets/offline_rl/ant_maze_v2/")
+    assert ("if that fails, the package's own generated data: the Volume's cache file /results/datasets/"
+            "antmaze-medium-diverse-v0.hdf5") in plan  # -v2 shares -v0's generated data, not its official file
     assert "generated into it once by the CPU launch function" in plan
+    only = sweep.data_plan("awac", ["--env-name", "antmaze-umaze-v0", "--data-source", "official"])
+    assert only.endswith("(--data-source official: no fallback)") and "generated" not in only
+    generated = sweep.data_plan("awac", ["--env-name", "antmaze-umaze-v0", "--data-source", "generated"])
+    assert "official" not in generated.replace("not the official", "")
     assert "nothing to prepare" in sweep.data_plan("awac", ["--env-name", "pointmass-medium-v0"])
     given = sweep.data_plan("awac", ["--env-name", "antmaze-umaze-v0", "--dataset", "/results/mine.hdf5"])
     assert given.startswith("--dataset /results/mine.hdf5, read as given")
@@ -192,7 +199,8 @@ def test_check_prints_the_plan_without_credentials(tmp_path):
     out = done.stdout
     assert "training: 3 containers, one per seed on H100" in out
     assert "launch function: CPU only" in out and "no GPU" in out
-    assert "data: antmaze-umaze-v0: the Volume's cache file /results/datasets/antmaze-umaze-v0.hdf5" in out
+    assert "data: antmaze-umaze-v0: the official D4RL file /results/datasets/Ant_maze_u-maze" in out
+    assert "the Volume's cache file /results/datasets/antmaze-umaze-v0.hdf5" in out
     for shipped in ("/root/cs224r/generation/weights/ant_controller_d4rl.pt",
                     "/root/cs224r/envs/data/pointmass_stitching.npz"):
         assert f"  {shipped}\n" in out

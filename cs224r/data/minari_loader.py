@@ -35,6 +35,21 @@ def minari_available(dataset_id: str) -> bool:
     return (minari_dataset_dir(dataset_id) / "data").is_dir()
 
 
+def download_minari(dataset_id: str) -> None:
+    """Download ``dataset_id`` into the local Minari store with Minari's own API (needs internet)."""
+    try:
+        import minari
+    except ImportError as err:
+        raise DatasetError(f"{dataset_id}: downloading a Minari dataset needs minari (pip install minari)") from err
+    try:
+        minari.download_dataset(dataset_id)
+    except Exception as err:  # Minari raises its own and the network's errors
+        raise DatasetError(f"{dataset_id}: minari could not download it ({type(err).__name__}: "
+                           f"{str(err).splitlines()[0] if str(err) else 'no message'})") from err
+    if not minari_available(dataset_id):
+        raise DatasetError(f"{dataset_id}: minari finished without putting it in {minari_dataset_dir(dataset_id)}")
+
+
 def flatten_observation(obs: Any) -> np.ndarray:
     """[T, d] float32 from a Minari observation array or dict.
 

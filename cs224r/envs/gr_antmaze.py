@@ -126,10 +126,11 @@ class GRAntMazeBatch:
 
 
 def _loader(name: str):
-    def load(dataset_path=None):
+    def load(dataset_path=None, data_source: str = "auto"):
         from cs224r.data.resolve import resolve_dataset
 
-        return resolve_dataset(name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM, minari_id=name)
+        return resolve_dataset(name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM, minari_id=name,
+                               data_source=data_source)
 
     return load
 

@@ -97,7 +97,8 @@ class MultiSeedTrainer:
         if self.spec.discrete:
             raise TrainingError(f"--fast supports continuous-action tasks; {config.env_name} is discrete, "
                                 "run it without --fast")
-        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
+        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
+                                    data_source=config.data_source)
         clip_actions(self.dataset, config.action_clip)  # as RL_Trainer does (--preset cs224r: 1 - 1e-5)
         self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
         self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]

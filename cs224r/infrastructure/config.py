@@ -19,6 +19,7 @@ class TrainConfig:
     exp_name: str = "run"
     seed: int = 1
     dataset: str | None = None  # an explicit dataset file overrides the env's own source
+    data_source: str = "auto"  # auto (official D4RL/Minari data, else generated) | official | generated
     reward_shift: bool = True  # sparse 0/1 reward minus 1, as in IQL and the CS224R homework (docs/datasets.md)
     total_steps: int = 1_000_000  # gradient steps; 1M as in the AWAC and IQL papers
     batch_size: int = 256  # AWAC, IQL and CORL
@@ -153,7 +154,8 @@ FIELD_RANGES: dict[str, str] = {
     "filter_top_percent": "percent",
 }
 SCHEDULES = ("constant", "cosine")  # the actor's learning-rate schedules (cs224r/infrastructure/schedules.py)
-CHOICES: dict[str, tuple[str, ...]] = {"actor_lr_schedule": SCHEDULES}
+CHOICES: dict[str, tuple[str, ...]] = {"actor_lr_schedule": SCHEDULES,
+                                       "data_source": ("auto", "official", "generated")}
 
 
 def known_device(name: str) -> bool:

@@ -100,7 +100,8 @@ class RL_Trainer:
         ptu.configure_cpu(config.torch_threads, config.flush_denormal)
         set_seed(config.seed)
         self.spec = get_spec(config.env_name)
-        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift)
+        self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
+                                    data_source=config.data_source)
         clip_actions(self.dataset, getattr(config, "action_clip", 0.0))
         if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
             self.dataset = agent_cls.prepare_dataset(self.dataset, config)

@@ -333,16 +333,25 @@ def data_plan(algo: str, train_argv: Sequence[str], data_dir: str = DATA_DIR) ->
     if is_minari_id(spec.dataset_id):
         return (f"Minari '{spec.dataset_id}' from the store on the Volume ({RESULTS_DIR}/minari; upload it "
                 "there first, nothing is downloaded)")
+    from cs224r.data.download import OFFICIAL_FILES, official_file_name, official_url
+
+    official = ""
+    if config.env_name in OFFICIAL_FILES and config.data_source != "generated":
+        official = (f"the official D4RL file {data_dir}/{official_file_name(config.env_name)} if it is on the "
+                    f"Volume, else downloaded there from {official_url(config.env_name)} by the CPU launch function")
+        if config.data_source == "official":
+            return f"{config.env_name}: {official} (--data-source official: no fallback)"
+        official += "; if that fails, "
     cached = cache_path(spec.dataset_id, data_dir)
     if not has_generator(spec.dataset_id):
-        return f"{spec.dataset_id}: the Volume's cache file {cached} (upload it there first)"
+        return f"{config.env_name}: {official}the Volume's cache file {cached} (upload it there first)"
     from cs224r.generation.generator import DEFAULT_TRANSITIONS, STEPS_PER_SECOND_ESTIMATE
 
     minutes = DEFAULT_TRANSITIONS / STEPS_PER_SECOND_ESTIMATE / 60
-    return (f"{spec.dataset_id}: the Volume's cache file {cached} if it is there (an uploaded D4RL file or "
-            f"an earlier launch's), else generated into it once by the CPU launch function (the package's own "
-            f"data, not the official file; {DEFAULT_TRANSITIONS:,} transitions, about {minutes:.0f} min at "
-            f"{STEPS_PER_SECOND_ESTIMATE:,} steps/s on 2 cores) before the GPU containers start")
+    return (f"{config.env_name}: {official}the package's own generated data: the Volume's cache file {cached} if "
+            f"an earlier launch made it, else generated into it once by the CPU launch function (not the official "
+            f"file; {DEFAULT_TRANSITIONS:,} transitions, about {minutes:.0f} min at {STEPS_PER_SECOND_ESTIMATE:,} "
+            "steps/s on 2 cores) before the GPU containers start")
 
 
 def prepare_data(algo: str, train_argv: Sequence[str]) -> dict[str, Any]:
@@ -355,8 +364,10 @@ def prepare_data(algo: str, train_argv: Sequence[str]) -> dict[str, Any]:
     if config.dataset is None and spec.dataset_id is None:
         return {"env_name": config.env_name, "source": f"the task's own data ({spec.description})",
                 "rows": None, "seconds": 0.0}
+    from cs224r.data import load_dataset
+
     start = time.perf_counter()
-    data = spec.load_dataset(dataset_path=config.dataset)
+    data = load_dataset(config.env_name, config.dataset, data_source=config.data_source)
     return {"env_name": config.env_name, "rows": len(data), "seconds": round(time.perf_counter() - start, 1),
             "source": str(data.metadata.get("resolved_from") or data.metadata.get("source", "unknown"))}
 

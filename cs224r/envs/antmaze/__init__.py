@@ -32,17 +32,19 @@ TRAIN_DEFAULTS: dict = {}
 
 
 def dataset_name(env_name: str) -> str:
-    """The dataset an env reads: ``-v2`` envs share their ``-v0`` data (as in D4RL)."""
+    """The generated dataset an env reads: ``-v2`` envs share their ``-v0`` data (official files differ)."""
     return env_name[:-3] + "-v0" if env_name.endswith("-v2") else env_name
 
 
-def load_antmaze_dataset(env_name: str, dataset_path=None):
-    """Resolve the dataset: --dataset PATH, the cache dir, then generation (cs224r.data.resolve)."""
+def load_antmaze_dataset(env_name: str, dataset_path=None, data_source: str = "auto"):
+    """Resolve the dataset: --dataset PATH, the official file (cache, d4rl's cache, download), then the
+    package's generated data (cache, generation); ``data_source`` as in ``cs224r.data.resolve``."""
     from cs224r.data.dataset import DatasetError
     from cs224r.data.resolve import resolve_dataset
 
     name = dataset_name(env_name)
-    data = resolve_dataset(name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM)
+    data = resolve_dataset(env_name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM,
+                           official=env_name, generated_name=name, data_source=data_source)
     made_for = data.metadata["env_name"]  # what a generated file was made for; files naming none get env_name
     maze, file_maze = DATASETS[name], DATASETS.get(dataset_name(made_for))
     if file_maze is not None and file_maze != maze:
