@@ -119,15 +119,17 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def download(url: str, dest: str | Path, *, timeout: float = TIMEOUT_S, progress: bool = True) -> Path:
+def download(url: str, dest: str | Path, *, timeout: float | None = None, progress: bool = True) -> Path:
     """Stream ``url`` to ``dest`` through ``<dest>.part``: an existing ``.part`` is resumed (HTTP Range);
     the size is checked against Content-Length and the file renamed into place only when complete.
 
     Raises DownloadError (one line) on a server error, a timeout, no network, an HTML page or an
-    incomplete transfer; a partial ``.part`` is kept so the next call resumes it.
+    incomplete transfer; a partial ``.part`` is kept so the next call resumes it. ``timeout`` (connect and
+    each read) defaults to ``TIMEOUT_S``.
     """
     from tqdm import tqdm
 
+    timeout = TIMEOUT_S if timeout is None else timeout
     dest = Path(dest)
     part = Path(f"{dest}.part")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,7 @@ def download(url: str, dest: str | Path, *, timeout: float = TIMEOUT_S, progress
     return dest
 
 
-def fetch_official(env_name: str, directory: str | Path, *, timeout: float = TIMEOUT_S, progress: bool = True,
+def fetch_official(env_name: str, directory: str | Path, *, timeout: float | None = None, progress: bool = True,
                    min_rows: int | None = None, say: Callable[[str], None] = _say) -> Path:
     """Download ``env_name``'s official file into ``directory`` (under d4rl's file name), validate it and
     record its SHA-256 beside it; the file's path. A file that fails validation is deleted."""
