@@ -68,7 +68,7 @@ def cache_dir() -> Path:
     return base / "cs224r" / "datasets"
 
 
-def cache_path(env_name: str, directory: str | Path | None = None) -> Path:
+def cache_path(env_name: str, *, directory: str | Path | None = None) -> Path:
     """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``);
     ``directory`` in place of ``cache_dir()`` (e.g. the cache on a Modal Volume)."""
     return Path(directory or cache_dir()) / (env_name.replace("/", "--") + ".hdf5")
