@@ -46,6 +46,10 @@ OFFICIAL_FILES: dict[str, str] = {
     **{f"antmaze-{task}-v2": f"ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5" for task, stem in _MAZE_FILES.items()},
 }
 
+# D4RL's reference returns for its normalized score (d4rl/infos.py): 0 and 1 for every AntMaze name
+REF_MIN_SCORE: dict[str, float] = dict.fromkeys(OFFICIAL_FILES, 0.0)
+REF_MAX_SCORE: dict[str, float] = dict.fromkeys(OFFICIAL_FILES, 1.0)
+
 
 class DownloadError(DatasetError):
     """A download that did not produce a usable file (one line, saying what to do)."""

@@ -21,18 +21,22 @@ class TaskEnv(gymnasium.Env):
     """One copy of the package's task ``env_name`` behind gymnasium's API.
 
     ``render_mode="rgb_array"``: ``render()`` returns the top view of an AntMaze (MuJoCo; set ``MUJOCO_GL=egl``
-    on a machine without a display) or a picture of the point in the 2-D tasks.
+    on a machine without a display) or a picture of the point in the 2-D tasks. ``sparse_reward=True`` gives
+    D4RL's AntMaze reward instead (1 at the goal, else 0; the episode still ends at the goal), so an episode's
+    return is D4RL's score input (``cs224r.d4rl.get_normalized_score``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, env_name: str, render_mode: str | None = None, render_size: int = 240) -> None:
+    def __init__(self, env_name: str, render_mode: str | None = None, render_size: int = 240,
+                 sparse_reward: bool = False) -> None:
         from cs224r.envs import get_spec
 
         self.task = get_spec(env_name)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode, self.render_size = render_mode, render_size
+        self.reward_offset = 1.0 if sparse_reward else 0.0  # the tasks' -1 / 0 reward plus 1: D4RL's 0 / 1
         self.batch = self.task.make_batch(1)
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.task.obs_dim,), np.float32)
         self.action_space = (spaces.Discrete(self.task.act_dim) if self.task.discrete
@@ -51,8 +55,18 @@ class TaskEnv(gymnasium.Env):
         act = act.reshape(1) if self.task.discrete else act.reshape(1, self.task.act_dim)
         obs, reward, terminated, truncated, info = self.batch.step(act)
         success = bool(np.asarray(info.get("success", [False]))[0])
-        return (np.asarray(obs[0], dtype=np.float32), float(reward[0]), bool(terminated[0]), bool(truncated[0]),
+        return (np.asarray(obs[0], dtype=np.float32), float(reward[0]) + self.reward_offset, bool(terminated[0]),
+                bool(truncated[0]),
                 {"success": success})
+
+    def get_normalized_score(self, score: float) -> float:
+        """D4RL's normalized score of a return of ``sparse_reward=True`` episodes (AntMaze names only)."""
+        from cs224r.data.download import REF_MAX_SCORE, REF_MIN_SCORE
+
+        name = self.task.name
+        if name not in REF_MIN_SCORE:
+            raise ValueError(f"{name} has no D4RL reference score")
+        return (score - REF_MIN_SCORE[name]) / (REF_MAX_SCORE[name] - REF_MIN_SCORE[name])
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

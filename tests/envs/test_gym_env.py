@@ -81,21 +81,27 @@ def test_seeding_and_goals():
     np.testing.assert_array_equal(kept, v0.unwrapped.batch.goal)
 
 
+def run_until_end(env, action) -> tuple[int, float, bool, bool, dict]:
+    steps, end = 0, False
+    while not end:
+        _, reward, term, trunc, info = env.step(action)
+        steps += 1
+        end = term or trunc
+    return steps, reward, term, trunc, info
+
+
 def test_time_limit_and_goal_end_episodes():
     env = gymnasium.make("cs224r/point-reach-v0")
     env.reset(seed=0)
-    for t in range(1, 101):
-        _, reward, term, trunc, _ = env.step(np.array([-1.0, 0.0], np.float32))  # into the wall, away from the goal
-        assert reward == -1.0 and not term
-        if trunc:
-            break
-    assert t == 100
+    steps, reward, term, trunc, _ = run_until_end(env, np.array([-1.0, 0.0], np.float32))  # into the wall
+    assert (steps, reward, term, trunc) == (100, -1.0, False, True)
     env.reset(seed=0)
-    for t in range(1, 101):
-        _, reward, term, trunc, info = env.step(np.array([1.0, 0.0], np.float32))  # straight to the goal
-        if term:
-            break
-    assert term and reward == 0.0 and info["success"] and t < 30
+    steps, reward, term, trunc, info = run_until_end(env, np.array([1.0, 0.0], np.float32))  # to the goal
+    assert term and not trunc and reward == 0.0 and info["success"] and steps < 30
+    sparse = gymnasium.make("cs224r/point-reach-v0", sparse_reward=True)  # D4RL's 0 / 1 reward
+    sparse.reset(seed=0)
+    assert sparse.step(np.array([1.0, 0.0], np.float32))[1] == 0.0
+    assert run_until_end(sparse, np.array([1.0, 0.0], np.float32))[1] == 1.0
 
 
 def test_point_task_renders_rgb_and_others_refuse():
