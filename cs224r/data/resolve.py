@@ -47,9 +47,10 @@ def cache_dir() -> Path:
     return base / "cs224r" / "datasets"
 
 
-def cache_path(env_name: str) -> Path:
-    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``)."""
-    return cache_dir() / (env_name.replace("/", "--") + ".hdf5")
+def cache_path(env_name: str, recipe: str | None = None) -> Path:
+    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``);
+    a generated file names the ``recipe`` that made it: ``<env_name>.<recipe>.hdf5``."""
+    return cache_dir() / (env_name.replace("/", "--") + (f".{recipe}" if recipe else "") + ".hdf5")
 
 
 def _read_path(path: Path, obs_dim: int | None, act_dim: int | None, env_name: str) -> Dataset:
@@ -79,12 +80,14 @@ def resolve_dataset(
     minari_id: str | None = None,
     generate: bool | None = None,
     log: Callable[[str], None] | None = None,
+    recipe: str | None = None,
 ) -> Dataset:
     """The dataset for ``env_name``, found in the order given in this module's docstring.
 
     ``flavour`` (e.g. ``"d4rl"`` or ``"gymnasium-robotics"``) must equal the dataset's
     ``metadata['flavour']``; ``obs_dim`` / ``act_dim`` are checked against the file. ``minari_id``
-    defaults to ``env_name`` when that is written like a Minari id. Raises ``DatasetError`` listing
+    defaults to ``env_name`` when that is written like a Minari id. ``recipe`` names the generation recipe
+    whose cache file (``cache_path(env_name, recipe)``) is read or made. Raises ``DatasetError`` listing
     every place looked and the command that makes the data when nothing is found.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -108,7 +111,7 @@ def resolve_dataset(
             raise DatasetError(f"{path}: dataset file given with --dataset does not exist")
         return finish(_read_path(path, obs_dim, act_dim, env_name), str(path))
 
-    cached = cache_path(env_name)
+    cached = cache_path(env_name, recipe)
     looked.append(f"cache file {cached} (set $CS224R_DATA to change the directory)")
     if cached.exists():
         return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached))
