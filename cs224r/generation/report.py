@@ -82,7 +82,8 @@ def plot_heatmap(data: Dataset, path: str | Path, maze: Maze | None = None, titl
     for i, j in zip(*np.nonzero(maze.walls)):
         ax.add_patch(Rectangle((j * s - x0 - s / 2, i * s - y0 - s / 2), s, s, color="0.35"))
     fig.colorbar(im, ax=ax, label="log(1 + visits)")
-    ax.set(xlabel="x", ylabel="y", title=title or str(data.metadata.get("env_name", "")))
+    label = data.metadata.get("recipe_label", "clean recipe")
+    ax.set(xlabel="x", ylabel="y", title=title or f"{data.metadata.get('env_name', '')} ({label})")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
