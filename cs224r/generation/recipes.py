@@ -5,8 +5,10 @@
 - episodes of ``max_episode_steps`` (1,000) steps whatever happens: no end at the goal (the ant is kept
   steered at it and loiters) nor when the ant flips or gets stuck; a timeout marks the cut;
 - one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``*-play``: the
-  maze's 'g' cells) or any free cell (``*-diverse``), plus D4RL's uniform offsets;
-- the start is the reset cell, or a random free cell with multi-start (``*-diverse``);
+  maze's 'g' cells) or any free cell (``*-diverse``, D4RL's ``multigoal_True`` files), plus D4RL's
+  uniform offsets;
+- the start is the reset cell (``umaze``), or a random free cell with multi-start (``*-play``,
+  ``*-diverse``: D4RL's ``multistart_True`` files);
 - the waypoint is recomputed every step: the next cell of a shortest grid path (the cell found with
   D4RL's ``_xy_to_rowcol``) plus fresh U(0, ``waypoint_jitter``) per axis, or the goal when the next
   cell is the goal's; the controller is steered along the heading to it;
@@ -83,8 +85,8 @@ def _recipes() -> dict[str, dict[str, Recipe]]:
                                                      tuple(maze.free_cells), False, 1000)
     for name, r in clean.items():
         maze = get_maze(r.maze)
-        # play/umaze: D4RL's reset cell and 'g' cells; diverse: multi-start and goals in any free cell
-        starts = tuple(maze.free_cells) if r.name == "diverse" else (maze.reset_cell,)
+        # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
+        starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
         goals = tuple(maze.free_cells) if r.name == "diverse" else tuple(maze.goal_cells)
         d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl")
     return {"clean": clean, "d4rl": d4rl}
