@@ -4,7 +4,8 @@ Order (the first hit wins):
 
 1. ``dataset_path`` (``--dataset PATH``): a D4RL-layout ``.hdf5`` file, or a Minari dataset directory.
 2. The cache directory ``$CS224R_DATA`` (default ``~/.cache/cs224r/datasets``, or
-   ``$XDG_CACHE_HOME/cs224r/datasets``): the file ``cache_path(env_name)``.
+   ``$XDG_CACHE_HOME/cs224r/datasets``): the file ``cache_path(env_name, recipe)`` (``<name>.<recipe>.hdf5``
+   for a generated dataset, e.g. ``antmaze-umaze-v0.d4rl.hdf5``).
 3. Minari's local store (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``), for names that are
    Minari ids such as ``D4RL/antmaze/umaze-v1``. Nothing is downloaded.
 4. A generator registered with ``register_generator(env_name, fn)``: ``fn(env_name, out_path)`` writes
