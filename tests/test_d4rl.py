@@ -74,7 +74,7 @@ def antmaze_file(n: int = 50) -> Dataset:
 
 def test_get_dataset_reads_the_raw_file_of_the_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CS224R_DATA", str(tmp_path))
-    write_d4rl_hdf5(resolve.cache_path("antmaze-umaze-v0"), antmaze_file())
+    write_d4rl_hdf5(resolve.cache_path("antmaze-umaze-v0", "d4rl"), antmaze_file())
     env = gymnasium.make("cs224r/antmaze-umaze-v0", sparse_reward=True)
     ds = d4rl.get_dataset(env, data_source="generated")
     assert ds["observations"].shape == (50, 29) and ds["infos/goal"].shape == (50, 2)

@@ -131,7 +131,7 @@ def test_dataset_is_made_once_before_any_training_container_starts(tmp_path, vol
     started, commits = [], []
 
     def start_training(a):
-        assert resolve.cache_path("antmaze-umaze-v0").exists() and commits  # the data is there, committed
+        assert resolve.cache_path("antmaze-umaze-v0", "d4rl").exists() and commits  # the data is there, committed
         started.append(list(a.seeds))
         return [f"call-{s}" for s in a.seeds]
 
@@ -147,7 +147,7 @@ def test_dataset_is_made_once_before_any_training_container_starts(tmp_path, vol
     # a later launch reads the file the first one made
     again = sweep.prepare_then_start(args, lambda a: [], lambda: None)
     assert volume_cache == ["antmaze-umaze-v0"]
-    assert again["data"]["source"] == f"cache file {resolve.cache_path('antmaze-umaze-v0')}"
+    assert again["data"]["source"] == f"cache file {resolve.cache_path('antmaze-umaze-v0', 'd4rl')}"
 
 
 def test_launch_says_where_the_data_came_from(tmp_path, volume_cache, capsys):
@@ -173,7 +173,7 @@ def test_data_plan_per_kind_of_task():
                            "noisy_multistart_True_multigoal_True_sparse_fixed.hdf5 if it is on the Volume, else "
                            "downloaded there from http://rail.eecs.berkeley.edu/datasets/offline_rl/ant_maze_v2/")
     assert ("if that fails, the package's own generated data: the Volume's cache file /results/datasets/"
-            "antmaze-medium-diverse-v0.hdf5") in plan  # -v2 shares -v0's generated data, not its official file
+            "antmaze-medium-diverse-v0.d4rl.hdf5") in plan  # -v2 shares -v0's generated data, not its official file
     assert "generated into it once by the CPU launch function" in plan
     only = sweep.data_plan("awac", ["--env-name", "antmaze-umaze-v0", "--data-source", "official"])
     assert only.endswith("(--data-source official: no fallback)") and "generated" not in only
@@ -200,7 +200,7 @@ def test_check_prints_the_plan_without_credentials(tmp_path):
     assert "training: 3 containers, one per seed on H100" in out
     assert "launch function: CPU only" in out and "no GPU" in out
     assert "data: antmaze-umaze-v0: the official D4RL file /results/datasets/Ant_maze_u-maze" in out
-    assert "the Volume's cache file /results/datasets/antmaze-umaze-v0.hdf5" in out
+    assert "the Volume's cache file /results/datasets/antmaze-umaze-v0.d4rl.hdf5" in out
     for shipped in ("/root/cs224r/generation/weights/ant_controller_d4rl.pt",
                     "/root/cs224r/envs/data/pointmass_stitching.npz"):
         assert f"  {shipped}\n" in out

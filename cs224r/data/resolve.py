@@ -11,8 +11,9 @@ Order (the first hit wins; ``data_source`` narrows it):
 3. Minari ids such as ``D4RL/antmaze/umaze-v1``: a converted copy ``cache_path(env_name)``, Minari's
    local store (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``), then ``minari.download_dataset``.
 4. The package's own data (not with ``data_source="official"``): the cache file
-   ``cache_path(generated_name)``, else a generator registered with ``register_generator(name, fn)``:
-   ``fn(name, out_path)`` writes a D4RL-layout file to the cache path, which is then read like any other.
+   ``cache_path(generated_name, recipe)`` (``<name>.<recipe>.hdf5``, e.g. ``antmaze-umaze-v0.d4rl.hdf5``),
+   else a generator registered with ``register_generator(name, fn)``: ``fn(name, out_path)`` writes a
+   D4RL-layout file to the cache path, which is then read like any other.
    When step 2 was tried and failed, one line says so and why.
 
 ``$CS224R_DOWNLOAD=0`` turns downloads off; ``$CS224R_AUTO_GENERATE=0`` turns generation off.
@@ -68,10 +69,12 @@ def cache_dir() -> Path:
     return base / "cs224r" / "datasets"
 
 
-def cache_path(env_name: str, *, directory: str | Path | None = None) -> Path:
-    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``);
-    ``directory`` in place of ``cache_dir()`` (e.g. the cache on a Modal Volume)."""
-    return Path(directory or cache_dir()) / (env_name.replace("/", "--") + ".hdf5")
+def cache_path(env_name: str, recipe: str | None = None, *, directory: str | Path | None = None) -> Path:
+    """Where ``env_name``'s dataset lives in the cache (``/`` in Minari-style names becomes ``--``); a
+    generated file names the ``recipe`` that made it: ``<env_name>.<recipe>.hdf5``. ``directory`` in place
+    of ``cache_dir()`` (e.g. the cache on a Modal Volume)."""
+    name = env_name.replace("/", "--") + (f".{recipe}" if recipe else "") + ".hdf5"
+    return Path(directory or cache_dir()) / name
 
 
 def has_generator(env_name: str) -> bool:
@@ -117,12 +120,14 @@ def resolve_dataset(
     data_source: str = "auto",
     generate: bool | None = None,
     log: Callable[[str], None] | None = None,
+    recipe: str | None = None,
 ) -> Dataset:
     """The dataset for ``env_name``, found in the order given in this module's docstring.
 
     ``official`` names the D4RL file to look for and download (a key of ``download.OFFICIAL_FILES``);
     ``generated_name`` is the name of the package's own dataset (cache file and generator; default
-    ``env_name``). ``data_source``: ``auto`` (official data first, generated data as the offline fallback,
+    ``env_name``); ``recipe`` names the generation recipe whose cache file (``cache_path(generated_name,
+    recipe)``) is read or made. ``data_source``: ``auto`` (official data first, generated data as the offline fallback,
     each fallback said in one line), ``official`` (never falls back) or ``generated``. ``flavour`` (e.g.
     ``"d4rl"``) must equal the dataset's ``metadata['flavour']``; ``obs_dim`` / ``act_dim`` are checked
     against the file. ``minari_id`` defaults to ``env_name`` when that is written like a Minari id. Raises
@@ -202,7 +207,7 @@ def resolve_dataset(
         raise DatasetError(f"no official dataset for '{env_name}': looked in {'; '.join(looked)}. Pass --dataset "
                            "PATH to a file you have, or run where the server can be reached")
 
-    cached = cache_path(generated_name)
+    cached = cache_path(generated_name, recipe)
     looked.append(f"cache file {cached} (set $CS224R_DATA to change the directory)")
     fallback = f"{why_not_official}; " if why_not_official else ""
     if cached.exists():

@@ -1,13 +1,13 @@
-"""Batched D4RL-style AntMaze data generation: planner-steered controller, noisy actions, D4RL layout.
+"""Batched AntMaze data generation in D4RL's layout: a planner-steered controller with noisy actions.
 
-Rows are episode-contiguous (each parallel walker's stream is written one after the other). Stored
-rewards use D4RL's sparse convention (1 within 0.5 m of the goal, else 0; the loader shifts them by -1)
-and ``terminals`` is 1 on those steps. The goal is the task's: where the ants were steered to goals in
-other cells (the diverse and play recipes), rewards and terminals are relabeled afterwards to one fixed
-evaluation goal, as D4RL relabeled its AntMaze files (``scripts/generation/relabel_antmaze_rewards.py``
-there); in umaze every episode's goal is drawn in the evaluation cell, as the evaluation draws it, and
-the episode ends there. ``timeouts`` is 1 where an episode is cut at the env's limit or where a walker's
-stream ends.
+Two recipe families (``recipes.py``). ``d4rl`` (the default) follows D4RL's collection procedure:
+1,000-step episodes that never end at the goal or when the ant flips, one goal per episode, a waypoint
+recomputed every step with fresh jitter, and rewards / terminals at one fixed evaluation goal (1 where
+the next torso (x, y) is within 0.5 m of it; the loader shifts rewards by -1), as D4RL relabeled its
+AntMaze files. ``clean`` is the earlier recipe (line-of-sight planner; the umaze ant is reset at the goal).
+
+Rows are episode-contiguous (each parallel walker's stream is written one after the other).
+``timeouts`` is 1 where an episode is cut at its step limit or where a walker's stream ends.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL, get_maze
 from cs224r.envs.antmaze.model import load_model
 from cs224r.envs.antmaze.sim import BatchedSim, reset_states
 from cs224r.generation.controller import Controller, load_controller
-from cs224r.generation.planner import Navigator
-from cs224r.generation.recipes import Recipe, get_recipe
+from cs224r.generation.planner import GridWaypoints, Navigator, headings
+from cs224r.generation.recipes import DEFAULT_FAMILY, Recipe, get_recipe
 
 DEFAULT_TRANSITIONS = 1_000_000
 DEFAULT_WALKERS = 200
@@ -63,7 +63,9 @@ class _Walkers:
             return
         cur = self.maze.xy_to_cell(self.sim.qpos[idx, :2])
         for k, i in enumerate(idx):
-            choices = [g for g in self.goals if tuple(g) != tuple(cur[k])] or list(self.goals)
+            choices = list(self.goals)  # d4rl: D4RL's goal_sampler, any goal cell
+            if self.recipe.family == "clean":  # a goal in another cell than the ant's
+                choices = [g for g in self.goals if tuple(g) != tuple(cur[k])] or choices
             cell = choices[self.rng.integers(len(choices))]
             self.goal_cell[i] = cell
             self.goal[i] = sample_goal_xy(self.maze, tuple(cell), self.rng, 1)[0]
@@ -81,75 +83,131 @@ class _Walkers:
         self.new_goal(idx)
 
 
+def _buffers(steps: int, n: int) -> dict:
+    return {"o": np.zeros((steps, n, 29), np.float32), "o2": np.zeros((steps, n, 29), np.float32),
+            "a": np.zeros((steps, n, 8), np.float32), "tout": np.zeros((steps, n), bool),
+            "goals": np.zeros((steps, n, 2), np.float32)}
+
+
+def _run_clean(walkers: _Walkers, controller: Controller, steps: int, seed: int, bar) -> tuple[dict, np.ndarray]:
+    """The ``clean`` family's loop; returns the buffers and the relabeling goal (None: each episode's)."""
+    recipe, rng, sim, n = walkers.recipe, walkers.rng, walkers.sim, walkers.n
+    nav = Navigator(walkers.maze, controller)
+    buf = _buffers(steps, n)
+    term = np.zeros((steps, n), bool)
+    for t in bar(range(steps)):
+        buf["o"][t] = ant_obs(sim.qpos, sim.qvel)
+        buf["goals"][t] = walkers.goal
+        act = nav.act(sim.qpos, sim.qvel, walkers.goal)
+        act = np.clip(act + recipe.action_noise * rng.standard_normal(act.shape), -1.0, 1.0)
+        buf["a"][t] = act
+        sim.step(act)
+        walkers.t += 1
+        buf["o2"][t] = ant_obs(sim.qpos, sim.qvel)
+        reached = reached_goal(sim.qpos[:, :2], walkers.goal)
+        term[t] = reached
+        buf["tout"][t] = (walkers.t >= recipe.max_episode_steps) & ~reached
+        if recipe.reset_at_goal:
+            walkers.reset(np.flatnonzero(reached | buf["tout"][t]))
+        else:
+            walkers.reset(np.flatnonzero(buf["tout"][t]))
+            walkers.new_goal(np.flatnonzero(reached))
+            walkers.t[reached] = 0  # a new episode (towards the new goal) starts here
+    eval_cell = EVAL_GOAL_CELL[recipe.maze]
+    if tuple(map(tuple, recipe.goal_cells)) == (eval_cell,):
+        buf["term"] = term
+        return buf, None
+    return buf, _evaluation_goal(walkers.maze, eval_cell, seed)
+
+
+def _evaluation_goal(maze, eval_cell: tuple[int, int], seed: int) -> np.ndarray:
+    """The fixed goal rewards are relabeled to: D4RL's goal draw in the evaluation cell, from the seed."""
+    return sample_goal_xy(maze, eval_cell, np.random.default_rng([seed, 1]), 1)[0]
+
+
+def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, bar) -> tuple[dict, np.ndarray]:
+    """The ``d4rl`` family's loop (see ``recipes.py``): fixed-length episodes, per-step jittered waypoints."""
+    recipe, rng, sim, n = walkers.recipe, walkers.rng, walkers.sim, walkers.n
+    waypoints = GridWaypoints(walkers.maze, recipe.waypoint_jitter)
+    buf = _buffers(steps, n)
+    lapse_left = np.zeros(n, dtype=np.int64)
+    lapse_heading = np.zeros(n)
+    for t in bar(range(steps)):
+        buf["o"][t] = ant_obs(sim.qpos, sim.qvel)
+        buf["goals"][t] = walkers.goal
+        pos = sim.qpos[:, :2]
+        heading = headings(pos, waypoints(pos, walkers.goal, rng))
+        if recipe.lapse_rate > 0 and recipe.lapse_steps > 0:
+            start = (lapse_left == 0) & (rng.random(n) < recipe.lapse_rate)
+            lapse_left[start] = recipe.lapse_steps
+            lapse_heading[start] = rng.uniform(-np.pi, np.pi, int(start.sum()))
+            heading = np.where(lapse_left > 0, lapse_heading, heading)
+            lapse_left = np.maximum(lapse_left - 1, 0)
+        act = recipe.action_scale * controller.act(sim.qpos, sim.qvel, heading)
+        act = np.clip(act + recipe.action_noise * rng.standard_normal(act.shape), -1.0, 1.0)
+        buf["a"][t] = act
+        sim.step(act)
+        walkers.t += 1
+        buf["o2"][t] = ant_obs(sim.qpos, sim.qvel)
+        buf["tout"][t] = walkers.t >= recipe.max_episode_steps
+        ended = np.flatnonzero(buf["tout"][t])
+        lapse_left[ended] = 0
+        walkers.reset(ended)
+    return buf, _evaluation_goal(walkers.maze, EVAL_GOAL_CELL[recipe.maze], seed)
+
+
 def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: int = 0,
              num_walkers: int = DEFAULT_WALKERS, controller: Controller | None = None, progress: bool = True,
-             nthread: int | None = None) -> Dataset:
-    """Make ``num_transitions`` D4RL-style transitions for ``env_name`` (see ``recipes.py``)."""
+             nthread: int | None = None, family: str = DEFAULT_FAMILY, knobs: dict | None = None) -> Dataset:
+    """Make ``num_transitions`` transitions for ``env_name`` with the ``family`` recipe and its ``knobs``
+    changed (see ``recipes.py``)."""
     import torch
     from tqdm import tqdm
 
     import cs224r
 
-    recipe = get_recipe(env_name)
+    recipe = get_recipe(env_name, family, **(knobs or {}))
     controller = controller or load_controller()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batched forwards; extra torch threads only fight the MuJoCo threads
     rng = np.random.default_rng(seed)
     n = max(1, min(num_walkers, num_transitions))
     steps = math.ceil(num_transitions / n)
-    walkers = _Walkers(recipe, n, rng, nthread)
-    nav = Navigator(walkers.maze, controller)
-    obs_dim = 29
-    o = np.zeros((steps, n, obs_dim), np.float32)
-    o2 = np.zeros((steps, n, obs_dim), np.float32)
-    a = np.zeros((steps, n, 8), np.float32)
-    r = np.zeros((steps, n), np.float32)
-    term = np.zeros((steps, n), bool)
-    tout = np.zeros((steps, n), bool)
-    goals = np.zeros((steps, n, 2), np.float32)
     start = time.time()
-    sim = walkers.sim
-    for t in tqdm(range(steps), desc=f"generating {env_name}", unit="step", unit_scale=n, disable=not progress):
-        o[t] = ant_obs(sim.qpos, sim.qvel)
-        goals[t] = walkers.goal
-        act = nav.act(sim.qpos, sim.qvel, walkers.goal)
-        act = np.clip(act + recipe.action_noise * rng.standard_normal(act.shape), -1.0, 1.0)
-        a[t] = act
-        sim.step(act)
-        walkers.t += 1
-        o2[t] = ant_obs(sim.qpos, sim.qvel)
-        reached = reached_goal(sim.qpos[:, :2], walkers.goal)
-        r[t] = reached
-        term[t] = reached
-        tout[t] = (walkers.t >= recipe.max_episode_steps) & ~reached
-        if recipe.reset_at_goal:
-            walkers.reset(np.flatnonzero(reached | tout[t]))
-        else:
-            walkers.reset(np.flatnonzero(tout[t]))
-            walkers.new_goal(np.flatnonzero(reached))
-            walkers.t[reached] = 0  # a new episode (towards the new goal) starts here
-    sim.close()
-    torch.set_num_threads(threads)
-    eval_cell = EVAL_GOAL_CELL[recipe.maze]
-    reward_goal = None
-    if tuple(map(tuple, recipe.goal_cells)) != (eval_cell,):  # steered to other goals: relabel, as D4RL did
-        reward_goal = sample_goal_xy(walkers.maze, eval_cell, np.random.default_rng([seed, 1]), 1)[0]
-        term = reached_goal(o2[..., :2], reward_goal)
-        r = term.astype(np.float32)
+    walkers = _Walkers(recipe, n, rng, nthread)
+
+    def bar(it):
+        return tqdm(it, desc=f"generating {env_name} ({recipe.label})", unit="step", unit_scale=n,
+                    disable=not progress)
+
+    run = _run_d4rl if recipe.family == "d4rl" else _run_clean
+    try:
+        buf, reward_goal = run(walkers, controller, steps, seed, bar)
+    finally:
+        walkers.sim.close()
+        torch.set_num_threads(threads)
+    tout = buf["tout"]
+    if reward_goal is None:
+        term = buf["term"]
+    else:  # rewards and terminals at one fixed evaluation goal, as D4RL relabeled its files
+        term = reached_goal(buf["o2"][..., :2], reward_goal)
         tout &= ~term
     tout[-1] |= ~term[-1]  # each walker's stream ends: cut its last episode
-    # walker-major order: each walker's rows in time order, so episodes are contiguous
-    def flat(x):
+
+    def flat(x):  # walker-major order: each walker's rows in time order, so episodes are contiguous
         return np.swapaxes(x, 0, 1).reshape((n * steps,) + x.shape[2:])[:num_transitions]
-    obs, nobs, acts, rew, terminals, timeouts, goal_rows = map(flat, (o, o2, a, r, term, tout, goals))
+
+    obs, nobs, acts, terminals, timeouts, goal_rows = map(flat, (buf["o"], buf["o2"], buf["a"], term, tout,
+                                                                 buf["goals"]))
     timeouts[-1] = not terminals[-1]
     elapsed = time.time() - start
     data = Dataset(
-        observations=obs, actions=acts, rewards=rew.astype(np.float32), next_observations=nobs,
+        observations=obs, actions=acts, rewards=terminals.astype(np.float32), next_observations=nobs,
         terminals=terminals.astype(np.float32), timeouts=timeouts.astype(np.float32),
         metadata={
             "source": "generated locally by cs224r.generation (not the official D4RL file)",
             "env_name": env_name, "flavour": "d4rl", "reward_type": "sparse", "recipe": recipe.describe(),
+            "recipe_family": recipe.family, "recipe_label": recipe.label, "recipe_knobs": recipe.knobs(),
             "reward_goal": ("each episode's goal (in the evaluation cell)" if reward_goal is None else
                             [round(float(v), 6) for v in reward_goal]),
             "controller_checksum": controller.checksum, "seed": seed, "num_walkers": n,

@@ -96,3 +96,52 @@ class Navigator:
     def act(self, qpos: np.ndarray, qvel: np.ndarray, goal: np.ndarray) -> np.ndarray:
         wp = self.planner.waypoints(qpos[:, :2], goal)
         return self.controller.act(qpos, qvel, headings(qpos[:, :2], wp))
+
+
+class GridWaypoints:
+    """D4RL's per-step waypoint (its ``create_navigation_policy``), batched.
+
+    The ant's cell is D4RL's ``_xy_to_rowcol``: ``int(reset_cell + max(xy, 1e-4) / scaling)`` per axis, i.e.
+    the cell whose centre is at most one cell below-left of the position (a wall cell when the ant is just
+    past a corridor's centre line). The waypoint is the next cell of a shortest 4-connected path to the goal's
+    cell, at its centre plus fresh U(0, ``jitter``) on each axis, or the goal itself when that next cell (or
+    the ant's cell) is the goal's.
+    """
+
+    def __init__(self, maze: Maze, jitter: float = 1.0) -> None:
+        self.maze, self.jitter = maze, jitter
+        rows, cols = maze.shape
+        self.index = {c: k for k, c in enumerate(maze.free_cells)}
+        self.next_cell = np.zeros((len(self.index), rows, cols, 2), dtype=np.int64)
+        for g, goal in enumerate(maze.free_cells):
+            dist = maze.distances_to(goal).astype(float)
+            dist[dist < 0] = np.inf
+            for r in range(rows):
+                for c in range(cols):
+                    best, best_d = (r, c), np.inf if (r, c) != goal else -1.0
+                    for dr, dc in ((0, -1), (0, 1), (1, 0), (-1, 0)):  # D4RL's neighbour order
+                        a, b = r + dr, c + dc
+                        if 0 <= a < rows and 0 <= b < cols and dist[a, b] < best_d:
+                            best, best_d = (a, b), dist[a, b]
+                    self.next_cell[g, r, c] = best
+
+    def cell(self, xy: np.ndarray) -> np.ndarray:
+        """D4RL's (row, col) of positions [N, 2] (clipped to the grid)."""
+        i, j = self.maze.reset_cell
+        xy = np.maximum(np.asarray(xy, float), 1e-4)
+        rows, cols = self.maze.shape
+        col = np.clip((j + xy[:, 0] / self.maze.scaling).astype(np.int64), 0, cols - 1)
+        row = np.clip((i + xy[:, 1] / self.maze.scaling).astype(np.int64), 0, rows - 1)
+        return np.stack([row, col], axis=1)
+
+    def __call__(self, pos: np.ndarray, goal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Waypoints [N, 2] for positions ``pos`` [N, 2] and goals ``goal`` [N, 2]; draws 2N uniforms."""
+        cur, gcell = self.cell(pos), self.cell(goal)
+        gidx = np.array([self.index.get((int(r), int(c)), -1) for r, c in gcell])
+        if (gidx < 0).any():
+            raise ValueError("a goal lies in a wall cell by D4RL's cell lookup")
+        nxt = self.next_cell[gidx, cur[:, 0], cur[:, 1]]
+        wp = self.maze.cell_to_xy(nxt) + rng.uniform(0.0, self.jitter, (len(pos), 2))
+        at_goal = np.all(nxt == gcell, axis=1) | np.all(cur == gcell, axis=1)
+        wp[at_goal] = goal[at_goal]
+        return wp

@@ -1,61 +1,130 @@
-"""How each AntMaze dataset is made, following D4RL's ``scripts/generation/generate_ant_maze_datasets.py``.
+"""How each AntMaze dataset is made: two recipe families, after D4RL's `generate_ant_maze_datasets.py`.
 
-- ``umaze``: start at the reset cell, the single goal cell (D4RL's U_MAZE 'g'); the episode ends at the goal
-  and the ant is put back at the start.
-- ``*-diverse``: start in a random free cell, goals in random free cells (D4RL's multi-start data).
-- ``*-play``: start and goals in D4RL's hand-picked cells (the 'r' and 'g' cells of BIG_MAZE / HARDEST_MAZE).
+``d4rl`` (the default) follows D4RL's collection procedure:
 
-In the maze recipes a new goal is drawn when one is reached and the ant walks on; every episode is cut at
-the env's limit (700 / 1000 steps) and marked as a timeout. Actions get N(0, 0.2^2) noise clipped to [-1, 1].
+- episodes of ``max_episode_steps`` (1,000) steps whatever happens: no end at the goal (the ant is kept
+  steered at it and loiters) nor when the ant flips or gets stuck; a timeout marks the cut;
+- one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``*-play``: the
+  maze's 'g' cells) or any free cell (``*-diverse``, D4RL's ``multigoal_True`` files), plus D4RL's
+  uniform offsets;
+- the start is the reset cell (``umaze``), or a random free cell with multi-start (``*-play``,
+  ``*-diverse``: D4RL's ``multistart_True`` files);
+- the waypoint is recomputed every step: the next cell of a shortest grid path (the cell found with
+  D4RL's ``_xy_to_rowcol``) plus fresh U(0, ``waypoint_jitter``) per axis, or the goal when the next
+  cell is the goal's; the controller is steered along the heading to it;
+- Gaussian noise ``action_noise`` on every action, clipped to [-1, 1]; rewards and terminals are at one
+  fixed evaluation goal (D4RL's relabeling).
+
+``clean`` (the recipes before issue 31): a line-of-sight planner, the umaze ant put back at the start when
+it reaches the goal, a new goal at each goal in the maze recipes, episodes cut at the env's limit.
+
+Knobs that make the collecting behaviour worse (``d4rl`` family): ``action_scale`` (<1 a weaker, slower
+gait), ``action_noise``, ``waypoint_jitter``, ``lapse_rate`` / ``lapse_steps`` (steering lapses: with
+probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from cs224r.envs.antmaze import DEFAULT_RECIPE
 from cs224r.envs.antmaze.maps import get_maze
 
 ACTION_NOISE = 0.2  # D4RL's --noisy generation
+D4RL_EPISODE_STEPS = 1000  # D4RL's --max_episode_steps
+FAMILIES = ("d4rl", "clean")
+DEFAULT_FAMILY = DEFAULT_RECIPE
+KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    name: str
+    name: str  # umaze / diverse / play
     maze: str
     start_cells: tuple  # (row, col) cells episodes start in
     goal_cells: tuple  # cells goals are drawn from
-    reset_at_goal: bool  # True: reaching the goal ends the episode (new episode from a start cell)
+    reset_at_goal: bool  # clean family: True when reaching the goal ends the episode
     max_episode_steps: int
     action_noise: float = ACTION_NOISE
+    family: str = "clean"
+    action_scale: float = 1.0  # the controller's action is multiplied by this before the noise
+    waypoint_jitter: float = 1.0  # metres: U(0, jitter) per axis on every waypoint (D4RL: s / 4 = 1)
+    lapse_rate: float = 0.0  # per-step probability that a steering lapse starts
+    lapse_steps: int = 0  # steps along a random heading in a lapse
+
+    @property
+    def label(self) -> str:
+        """``family-name``, e.g. ``d4rl-diverse``: goes into file names and metadata."""
+        return f"{self.family}-{self.name}"
+
+    def knobs(self) -> dict:
+        return {k: getattr(self, k) for k in KNOBS}
 
     def describe(self) -> str:
-        return (f"{self.name}: maze {self.maze}, {len(self.start_cells)} start cell(s), {len(self.goal_cells)} "
-                f"goal cell(s), {'reset at goal' if self.reset_at_goal else 'new goal at goal'}, "
-                f"episodes cut at {self.max_episode_steps} steps, action noise {self.action_noise}")
+        if self.family == "clean":
+            return (f"{self.name}: maze {self.maze}, {len(self.start_cells)} start cell(s), {len(self.goal_cells)} "
+                    f"goal cell(s), {'reset at goal' if self.reset_at_goal else 'new goal at goal'}, "
+                    f"episodes cut at {self.max_episode_steps} steps, action noise {self.action_noise}")
+        knobs = ", ".join(f"{k} {v}" for k, v in self.knobs().items())
+        return (f"{self.label}: maze {self.maze}, {len(self.start_cells)} start cell(s), {len(self.goal_cells)} "
+                f"goal cell(s), {self.max_episode_steps}-step episodes, no end at goal or flip, {knobs}")
 
 
-def _recipes() -> dict[str, Recipe]:
-    out = {}
+def _recipes() -> dict[str, dict[str, Recipe]]:
+    clean, d4rl = {}, {}
     umaze = get_maze("umaze")
-    out["antmaze-umaze-v0"] = Recipe("umaze", "umaze", (umaze.reset_cell,), tuple(umaze.goal_cells), True, 700)
-    out["antmaze-umaze-diverse-v0"] = Recipe("diverse", "umaze", tuple(umaze.free_cells), tuple(umaze.free_cells),
-                                             False, 700)
+    clean["antmaze-umaze-v0"] = Recipe("umaze", "umaze", (umaze.reset_cell,), tuple(umaze.goal_cells), True, 700)
+    clean["antmaze-umaze-diverse-v0"] = Recipe("diverse", "umaze", tuple(umaze.free_cells),
+                                               tuple(umaze.free_cells), False, 700)
     for size in ("medium", "large"):
         maze = get_maze(size)
         picked = (maze.reset_cell,) + tuple(maze.goal_cells)
-        out[f"antmaze-{size}-play-v0"] = Recipe("play", size, picked, tuple(maze.goal_cells), False, 1000)
-        out[f"antmaze-{size}-diverse-v0"] = Recipe("diverse", size, tuple(maze.free_cells), tuple(maze.free_cells),
-                                                   False, 1000)
-    return out
+        clean[f"antmaze-{size}-play-v0"] = Recipe("play", size, picked, tuple(maze.goal_cells), False, 1000)
+        clean[f"antmaze-{size}-diverse-v0"] = Recipe("diverse", size, tuple(maze.free_cells),
+                                                     tuple(maze.free_cells), False, 1000)
+    for name, r in clean.items():
+        maze = get_maze(r.maze)
+        # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
+        starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
+        goals = tuple(maze.free_cells) if r.name == "diverse" else tuple(maze.goal_cells)
+        d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl")
+    return {"clean": clean, "d4rl": d4rl}
 
 
-RECIPES = _recipes()
+RECIPE_FAMILIES = _recipes()
+RECIPES = RECIPE_FAMILIES[DEFAULT_FAMILY]
 
 
-def get_recipe(env_name: str) -> Recipe:
+def get_recipe(env_name: str, family: str = DEFAULT_FAMILY, **knobs) -> Recipe:
+    """The ``family`` recipe of ``env_name`` (a ``-v2`` name shares its ``-v0`` data), with ``knobs`` changed."""
     from cs224r.envs.antmaze import dataset_name
 
+    if family not in RECIPE_FAMILIES:
+        raise KeyError(f"unknown recipe family '{family}'; choose one of {', '.join(FAMILIES)}")
     key = dataset_name(env_name)
-    if key not in RECIPES:
+    if key not in RECIPE_FAMILIES[family]:
         raise KeyError(f"no generation recipe for '{env_name}'; known: {', '.join(RECIPES)}")
-    return RECIPES[key]
+    unknown = set(knobs) - set(KNOBS)
+    if unknown:
+        raise KeyError(f"unknown recipe knob(s) {', '.join(sorted(unknown))}; choose from {', '.join(KNOBS)}")
+    recipe = dataclasses.replace(RECIPE_FAMILIES[family][key], **knobs)
+    if recipe.action_noise < 0 or recipe.waypoint_jitter < 0 or recipe.action_scale <= 0:
+        raise ValueError(f"recipe knobs out of range: {recipe.knobs()} (noise, jitter >= 0, scale > 0)")
+    if not 0 <= recipe.lapse_rate <= 1 or recipe.lapse_steps < 0:
+        raise ValueError(f"lapse_rate must lie in [0, 1] and lapse_steps be >= 0, got {recipe.knobs()}")
+    return recipe
+
+
+def parse_knobs(items: list[str]) -> dict:
+    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``lapse_steps``, else floats)."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in KNOBS:
+            raise ValueError(f"bad knob '{item}': write NAME=VALUE with NAME one of {', '.join(KNOBS)}")
+        try:
+            out[key] = int(value) if key == "lapse_steps" else float(value)
+        except ValueError:
+            raise ValueError(f"bad knob '{item}': '{value}' is not a number") from None
+    return out

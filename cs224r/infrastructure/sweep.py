@@ -342,7 +342,10 @@ def data_plan(algo: str, train_argv: Sequence[str], data_dir: str = DATA_DIR) ->
         if config.data_source == "official":
             return f"{config.env_name}: {official} (--data-source official: no fallback)"
         official += "; if that fails, "
-    cached = cache_path(spec.dataset_id, directory=data_dir)
+    from cs224r.envs.antmaze import DEFAULT_RECIPE
+
+    cached = cache_path(spec.dataset_id, DEFAULT_RECIPE if spec.name.startswith("antmaze-") else None,
+                        directory=data_dir)
     if not has_generator(spec.dataset_id):
         return f"{config.env_name}: {official}the Volume's cache file {cached} (upload it there first)"
     from cs224r.generation.generator import DEFAULT_TRANSITIONS, STEPS_PER_SECOND_ESTIMATE

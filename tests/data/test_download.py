@@ -230,7 +230,7 @@ def test_no_network_auto_falls_back_and_says_so_official_stops(tmp_path, monkeyp
     monkeypatch.setenv("CS224R_D4RL_URL", f"http://127.0.0.1:{free_port()}/datasets")  # nothing listens
     monkeypatch.setenv("CS224R_DOWNLOAD", "1")
     monkeypatch.setenv("CS224R_DATA", str(tmp_path / "cache"))
-    write_d4rl_hdf5(resolve.cache_path("antmaze-umaze-v0"), small_generated())
+    write_d4rl_hdf5(resolve.cache_path("antmaze-umaze-v0", "d4rl"), small_generated())
     data = load_dataset("antmaze-umaze-v2")  # -v2 falls back to the generated -v0 data
     assert len(data) == 30 and data.metadata["resolved_from"].startswith("cache file")
     err = capsys.readouterr().err

@@ -52,9 +52,10 @@ def test_reached_goal_by_hand():
     np.testing.assert_array_equal(reached_goal(xy, goal), [True, True, False, False])
 
 
-def test_umaze_rewards_each_episode_goal_in_the_evaluation_cell():
+def test_clean_umaze_rewards_each_episode_goal_in_the_evaluation_cell():
     d = generate("antmaze-umaze-v0", 600, seed=1, num_walkers=4, controller=_controller(), progress=False,
-                 nthread=2)
+                 nthread=2, family="clean")
+    assert d.metadata["recipe_family"] == "clean" and d.metadata["recipe_label"] == "clean-umaze"
     assert "each episode's goal" in d.metadata["reward_goal"]
     goals = d.infos["goal"]
     np.testing.assert_array_equal(d.rewards, reached_goal(d.next_observations[:, :2], goals).astype(np.float32))
@@ -86,34 +87,49 @@ def test_report(small, tmp_path):
     s = write_report(small, tmp_path / "rep")
     assert (tmp_path / "rep" / "heatmap.png").stat().st_size > 1000
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["transitions"] == 1200
-    assert s["free_cells"] == 7 and 0 <= s["goal_fraction"] <= 1
-    assert s["episodes"] == int(((small.terminals + small.timeouts) > 0).sum())
+    assert s["free_cells"] == 7 and 0 <= s["eval_goal_episode_fraction"] <= 1
+    assert s["episodes"] == 8  # one per walker: its 150 steps are less than an episode (1,000)
 
 
 def test_summary_numbers_by_hand():
     from cs224r.data.dataset import Dataset
     from cs224r.envs.antmaze.maps import get_maze
 
-    obs = np.zeros((5, 29), np.float32)
-    obs[:, 0] = [0, 4, 8, 8, 8]  # cells (1,1), (1,2), (1,3)
-    d = Dataset(obs, np.zeros((5, 8), np.float32), np.array([0, 1, 0, 0, 0], np.float32), obs.copy(),
-                np.array([0, 1, 0, 0, 0], np.float32), np.array([0, 0, 0, 0, 1], np.float32),
+    obs = np.zeros((6, 29), np.float32)
+    obs[:, 0] = [0, 4, 8, 8, 0, 0]  # cells (1,1), (1,2), (1,3), (1,3), then a new episode at (1,1)
+    obs[:, 3] = 1.0  # upright torso quaternion (1, 0, 0, 0) ...
+    obs[5, 3:7] = [0, 1, 0, 0]  # ... but upside down (180 degrees about x) in the last row
+    nobs = np.concatenate([obs[1:], obs[-1:]])
+    nobs[3] = [9] + [0] * 28  # the first episode's last step leads away; the next row starts afresh
+    rew = np.array([0, 1, 1, 0, 0, 0], np.float32)  # a goal reached mid-episode does not end it
+    d = Dataset(obs, np.zeros((6, 8), np.float32), rew, nobs, rew.copy(), np.array([0, 0, 0, 0, 0, 1], np.float32),
                 metadata={"env_name": "antmaze-umaze-v0"})
     s = summarize(d, get_maze("umaze"))
-    assert s["episodes"] == 2 and s["goal_fraction"] == 0.5
-    assert s["mean_return"] == pytest.approx((-1 + 0 + -3) / 2)  # -1 per step, 0 at the goal
-    assert s["free_cells_visited"] == 3
+    assert s["episodes"] == 2 and s["eval_goal_episode_fraction"] == 0.5
+    assert s["eval_goal_row_fraction"] == pytest.approx(2 / 6)
+    assert s["mean_return"] == pytest.approx((-2 + -2) / 2)  # -1 per step, 0 on rewarded rows
+    assert s["flipped_row_fraction"] == pytest.approx(1 / 6)
+    assert s["goal_cell_row_fraction"] == 0.0 and s["free_cells_visited"] == 3
 
 
 def test_recipes_follow_d4rl():
     assert set(RECIPES) == {"antmaze-umaze-v0", "antmaze-umaze-diverse-v0", "antmaze-medium-play-v0",
                             "antmaze-medium-diverse-v0", "antmaze-large-play-v0", "antmaze-large-diverse-v0"}
+    assert all(r.family == "d4rl" and r.max_episode_steps == 1000 for r in RECIPES.values())
     u = get_recipe("antmaze-umaze-v2")
-    assert u.start_cells == ((1, 1),) and u.goal_cells == ((3, 1),) and u.reset_at_goal
+    assert u.start_cells == ((1, 1),) and u.goal_cells == ((3, 1),) and not u.reset_at_goal
     assert get_recipe("antmaze-medium-play-v0").goal_cells == ((2, 6), (5, 1), (6, 5))
+    assert len(get_recipe("antmaze-medium-play-v0").start_cells) == 26  # D4RL's play files: multistart_True
     assert len(get_recipe("antmaze-large-diverse-v0").goal_cells) == 46
+    assert len(get_recipe("antmaze-large-diverse-v0").start_cells) == 46
     assert all(r.action_noise == 0.2 for r in RECIPES.values())
-    assert get_recipe("antmaze-large-play-v0").max_episode_steps == 1000
+    c = get_recipe("antmaze-umaze-v2", "clean")  # the recipes before issue 31 stay available by name
+    assert c.family == "clean" and c.reset_at_goal and c.max_episode_steps == 700
+    assert get_recipe("antmaze-large-play-v0", "clean").max_episode_steps == 1000
+    with pytest.raises(KeyError, match="unknown recipe family"):
+        get_recipe("antmaze-umaze-v0", "d5rl")
+    with pytest.raises(KeyError, match="unknown recipe knob"):
+        get_recipe("antmaze-umaze-v0", action_nois=0.1)
 
 
 def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypatch):
@@ -122,7 +138,8 @@ def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypa
     from cs224r.envs import get_spec
 
     monkeypatch.setenv("CS224R_DATA", str(tmp_path))
-    write_d4rl_hdf5(cache_path("antmaze-umaze-diverse-v0"), small)
+    assert cache_path("antmaze-umaze-diverse-v0", "d4rl").name == "antmaze-umaze-diverse-v0.d4rl.hdf5"
+    write_d4rl_hdf5(cache_path("antmaze-umaze-diverse-v0", "d4rl"), small)
     data = load_dataset("antmaze-umaze-diverse-v2")
     np.testing.assert_array_equal(data.observations, small.observations)
     np.testing.assert_array_equal(data.rewards, small.rewards - 1.0)  # the -1/0 training convention
@@ -143,7 +160,7 @@ def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
     monkeypatch.setenv("CS224R_AUTO_GENERATE", "1")  # tests/conftest.py turns it off for everything else
     monkeypatch.setattr(gen, "generate_to_file", fake_generate_to_file)
     data = load_dataset("antmaze-umaze-diverse-v2")
-    assert calls == [("antmaze-umaze-diverse-v0", tmp_path / "antmaze-umaze-diverse-v0.hdf5")]
+    assert calls == [("antmaze-umaze-diverse-v0", tmp_path / "antmaze-umaze-diverse-v0.d4rl.hdf5")]
     assert len(data) == len(small)
     load_dataset("antmaze-umaze-diverse-v0")  # now read from the cache, no second generation
     assert len(calls) == 1

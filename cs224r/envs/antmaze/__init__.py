@@ -25,6 +25,7 @@ DATASETS = {
 }
 MAX_EPISODE_STEPS = {"umaze": 700, "medium": 1000, "large": 1000}
 FLAVOUR = "d4rl"
+DEFAULT_RECIPE = "d4rl"  # the generation recipe family of the default datasets (cs224r/generation/recipes.py)
 
 # Trainer overrides for AntMaze: the config's budget defaults (1M steps, eval every 50k with 50
 # episodes) already target AntMaze; only the output name is specific.
@@ -38,13 +39,14 @@ def dataset_name(env_name: str) -> str:
 
 def load_antmaze_dataset(env_name: str, dataset_path=None, data_source: str = "auto"):
     """Resolve the dataset: --dataset PATH, the official file (cache, d4rl's cache, download), then the
-    package's generated data (cache, generation); ``data_source`` as in ``cs224r.data.resolve``."""
+    package's generated data (cache file ``<name>.d4rl.hdf5``, generation); ``data_source`` as in
+    ``cs224r.data.resolve``."""
     from cs224r.data.dataset import DatasetError
     from cs224r.data.resolve import resolve_dataset
 
     name = dataset_name(env_name)
     data = resolve_dataset(env_name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM,
-                           official=env_name, generated_name=name, data_source=data_source)
+                           official=env_name, generated_name=name, data_source=data_source, recipe=DEFAULT_RECIPE)
     made_for = data.metadata["env_name"]  # what a generated file was made for; files naming none get env_name
     maze, file_maze = DATASETS[name], DATASETS.get(dataset_name(made_for))
     if file_maze is not None and file_maze != maze:
