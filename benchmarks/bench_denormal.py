@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs224r.agents.awac_agent import AWACAgent  # noqa: E402
 from cs224r.agents.iql_agent import IQLAgent  # noqa: E402
-from cs224r.data import load_dataset  # noqa: E402
 from cs224r.envs import get_spec  # noqa: E402
 from cs224r.fast.awac import FastAWAC  # noqa: E402
 from cs224r.fast.cuda_graph import GraphedStep  # noqa: E402
@@ -45,6 +44,7 @@ from cs224r.fast.iql import FastIQL  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure.config import AWACConfig, IQLConfig  # noqa: E402
 from cs224r.infrastructure.replay_buffer import ReplayBuffer  # noqa: E402
+from cs224r.tasks import load_dataset  # noqa: E402
 
 
 def subnormal_share(state: dict) -> float:

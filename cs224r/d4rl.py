@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from cs224r.data import load_dataset
 from cs224r.data.download import REF_MAX_SCORE, REF_MIN_SCORE
+from cs224r.tasks import load_dataset
 
 
 def env_name_of(env: Any) -> str:

@@ -1,8 +1,6 @@
-"""Resolve an env name (and optional file) to a validated ``Dataset``."""
+"""Checks and conventions applied to every loaded dataset (``cs224r.tasks.load_dataset`` applies them)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -46,31 +44,6 @@ def check_flavour(data: Dataset, flavour: str, env_name: str, name: str) -> None
             "must be evaluated in the env it was recorded in (D4RL files with antmaze-*-v0/v2 names, "
             "Minari datasets with their D4RL/antmaze/... ids)"
         )
-
-
-def load_dataset(env_name: str, dataset_path: str | Path | None = None, reward_shift: bool = True,
-                 data_source: str = "auto") -> Dataset:
-    """The dataset for ``env_name``: ``dataset_path`` if given, else the env's own source.
-
-    ``reward_shift`` applies the sparse-reward convention (see ``apply_reward_convention``);
-    ``data_source`` (``auto``, ``official``, ``generated``) chooses between official and generated data
-    where a task has both (``cs224r.data.resolve``).
-    """
-    from cs224r.envs import get_spec
-
-    spec = get_spec(env_name)
-    if spec.load_dataset is None:
-        raise DatasetError(f"env '{env_name}' has no dataset source; pass --dataset PATH")
-    if spec.dataset_id is not None:
-        data = spec.load_dataset(dataset_path=dataset_path, data_source=data_source)
-    elif data_source == "official" and dataset_path is None:
-        raise DatasetError(f"'{env_name}' has no official dataset (its data is the package's own); drop "
-                           "--data-source official")
-    else:
-        data = spec.load_dataset(dataset_path=dataset_path)
-    data.validate(str(dataset_path or env_name))
-    check_fits_env(data, spec, str(dataset_path or env_name))
-    return apply_reward_convention(data, reward_shift)
 
 
 def check_fits_env(data: Dataset, spec, name: str) -> None:

@@ -33,7 +33,8 @@ class UnknownEnvError(KeyError):
 class EnvSpec:
     """A named task: how to build batched envs for evaluation and where its dataset comes from.
 
-    ``train_defaults`` overrides config defaults for this task (e.g. a short budget for a toy task);
+    ``load_dataset`` is for data that comes with the env; file-based data (AntMaze, Minari) is wired in
+    ``cs224r.tasks``. ``train_defaults`` overrides config defaults for this task (e.g. a short budget for a toy task);
     flags the user passes explicitly still win.
     """
 
@@ -47,9 +48,6 @@ class EnvSpec:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     success_score: bool = False  # log Eval_NormalizedScore = 100 x success rate (D4RL's AntMaze score)
-    # the name its dataset file is looked up under (cs224r.data.resolve: cache file, Minari id), for tasks
-    # whose data is a file found, or made once, outside the package; None: data in or made by the package
-    dataset_id: str | None = None
 
 
 _REGISTRY: dict[str, EnvSpec] = {}

@@ -125,16 +125,6 @@ class GRAntMazeBatch:
             env.close()
 
 
-def _loader(name: str):
-    def load(dataset_path=None, data_source: str = "auto"):
-        from cs224r.data.resolve import resolve_dataset
-
-        return resolve_dataset(name, dataset_path, flavour=FLAVOUR, obs_dim=OBS_DIM, act_dim=ACT_DIM, minari_id=name,
-                               data_source=data_source)
-
-    return load
-
-
 for _name, (_gr_id, _maze, _limit) in DATASETS.items():
     register(
         EnvSpec(
@@ -144,8 +134,6 @@ for _name, (_gr_id, _maze, _limit) in DATASETS.items():
             discrete=False,
             max_episode_steps=_limit,
             make_batch=lambda n, maze=_maze, limit=_limit: GRAntMazeBatch(n, maze, limit),
-            load_dataset=_loader(_name),
-            dataset_id=_name,
             description=f"gymnasium-robotics {_gr_id} on its evaluation map; data: Minari '{_name}' "
                         "from the local Minari store",
         )

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cs224r.data import load_dataset
 from cs224r.data.filtering import clip_actions
 from cs224r.envs import get_spec
 from cs224r.envs.base import step_envs
@@ -40,6 +39,7 @@ from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.rl_trainer import RunClock, StopRequest, TrainingError, cross_device_message
 from cs224r.infrastructure.utils import atomic_write, save_policy
+from cs224r.tasks import load_dataset
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
 FAST_ALGOS = ("awac", "iql")

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cs224r.data import load_dataset
 from cs224r.data.filtering import clip_actions
 from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.utils import atomic_write, rng_state, save_policy, set_rng_state, set_seed
+from cs224r.tasks import load_dataset
 
 
 class TrainingError(RuntimeError):

@@ -319,56 +319,46 @@ def make_config(algo: str, train_argv: Sequence[str], **overrides: Any) -> Any:
 # ------------------------------------------------------------------ the data, before any GPU starts
 def data_plan(algo: str, train_argv: Sequence[str], data_dir: str = DATA_DIR) -> str:
     """One line: which dataset a launch will train on and how it gets there (no I/O, no network)."""
-    from cs224r.data.minari_loader import is_minari_id
-    from cs224r.data.resolve import cache_path, has_generator
+    from cs224r.data.download import official_file_name, official_url
     from cs224r.envs import get_spec
+    from cs224r.tasks import data_source, generated_cache_path
 
     config = make_config(algo, train_argv)
-    spec = get_spec(config.env_name)
     if config.dataset is not None:
         return (f"--dataset {config.dataset}, read as given (it must exist in the containers, e.g. uploaded "
                 f"to the Volume under {RESULTS_DIR}/)")
-    if spec.dataset_id is None:
-        return f"the task's own data, nothing to prepare: {spec.description}"
-    if is_minari_id(spec.dataset_id):
-        return (f"Minari '{spec.dataset_id}' from the store on the Volume ({RESULTS_DIR}/minari; upload it "
-                "there first, nothing is downloaded)")
-    from cs224r.data.download import OFFICIAL_FILES, official_file_name, official_url
-
+    src = data_source(config.env_name)
+    if src is None:
+        return f"the task's own data, nothing to prepare: {get_spec(config.env_name).description}"
+    if src.minari_id is not None:
+        return (f"Minari '{src.minari_id}' from the store on the Volume ({RESULTS_DIR}/minari), else downloaded "
+                "there through minari by the CPU launch function")
     official = ""
-    if config.env_name in OFFICIAL_FILES and config.data_source != "generated":
-        official = (f"the official D4RL file {data_dir}/{official_file_name(config.env_name)} if it is on the "
-                    f"Volume, else downloaded there from {official_url(config.env_name)} by the CPU launch function")
+    if src.official is not None and config.data_source != "generated":
+        official = (f"the official D4RL file {data_dir}/{official_file_name(src.official)} if it is on the "
+                    f"Volume, else downloaded there from {official_url(src.official)} by the CPU launch function")
         if config.data_source == "official":
             return f"{config.env_name}: {official} (--data-source official: no fallback)"
         official += "; if that fails, "
-    from cs224r.envs.antmaze import DEFAULT_RECIPE
-
-    cached = cache_path(spec.dataset_id, DEFAULT_RECIPE if spec.name.startswith("antmaze-") else None,
-                        directory=data_dir)
-    if not has_generator(spec.dataset_id):
-        return f"{config.env_name}: {official}the Volume's cache file {cached} (upload it there first)"
     from cs224r.generation.generator import DEFAULT_TRANSITIONS, STEPS_PER_SECOND_ESTIMATE
 
     minutes = DEFAULT_TRANSITIONS / STEPS_PER_SECOND_ESTIMATE / 60
-    return (f"{config.env_name}: {official}the package's own generated data: the Volume's cache file {cached} if "
-            f"an earlier launch made it, else generated into it once by the CPU launch function (not the official "
-            f"file; {DEFAULT_TRANSITIONS:,} transitions, about {minutes:.0f} min at {STEPS_PER_SECOND_ESTIMATE:,} "
-            "steps/s on 2 cores) before the GPU containers start")
+    return (f"{config.env_name}: {official}the package's own generated data: the Volume's cache file "
+            f"{generated_cache_path(config.env_name, data_dir)} if an earlier launch made it, else generated into "
+            f"it once by the CPU launch function (not the official file; {DEFAULT_TRANSITIONS:,} transitions, about "
+            f"{minutes:.0f} min at {STEPS_PER_SECOND_ESTIMATE:,} steps/s on 2 cores) before the GPU containers start")
 
 
 def prepare_data(algo: str, train_argv: Sequence[str]) -> dict[str, Any]:
     """Find (or make, once) the launch's dataset where the training runs will look for it, and say which
     source served it: ``{"env_name", "source", "rows", "seconds"}``."""
     from cs224r.envs import get_spec
+    from cs224r.tasks import data_source, load_dataset
 
     config = make_config(algo, train_argv)
-    spec = get_spec(config.env_name)
-    if config.dataset is None and spec.dataset_id is None:
-        return {"env_name": config.env_name, "source": f"the task's own data ({spec.description})",
+    if config.dataset is None and data_source(config.env_name) is None:
+        return {"env_name": config.env_name, "source": f"the task's own data ({get_spec(config.env_name).description})",
                 "rows": None, "seconds": 0.0}
-    from cs224r.data import load_dataset
-
     start = time.perf_counter()
     data = load_dataset(config.env_name, config.dataset, data_source=config.data_source)
     return {"env_name": config.env_name, "rows": len(data), "seconds": round(time.perf_counter() - start, 1),

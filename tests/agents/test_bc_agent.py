@@ -2,11 +2,11 @@ import numpy as np
 import torch
 
 from cs224r.agents.bc_agent import BCAgent
-from cs224r.data import load_dataset
 from cs224r.data.filtering import filter_top_percent
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import BCConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer
+from cs224r.tasks import load_dataset
 from scripts.run_bc import main as run_bc_main
 
 torch.set_num_threads(1)  # tiny nets: extra threads only add contention on a shared CPU

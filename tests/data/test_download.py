@@ -15,10 +15,11 @@ import h5py
 import numpy as np
 import pytest
 
-from cs224r.data import DatasetError, download, load_dataset, resolve
+from cs224r.data import DatasetError, download, resolve
 from cs224r.data.d4rl_hdf5 import write_d4rl_hdf5
 from cs224r.data.dataset import Dataset
 from cs224r.data.download import DownloadError, official_file_name
+from cs224r.tasks import load_dataset
 
 ROWS = 60
 

@@ -102,9 +102,9 @@ def test_explicit_minari_directory(store):
 
 
 def test_gr_env_loads_minari_and_d4rl_flavour_refuses_it(store):
-    from cs224r.envs import get_spec
+    from cs224r.tasks import load_dataset
 
-    data = get_spec(DATASET_ID).load_dataset()
+    data = load_dataset(DATASET_ID, reward_shift=False)
     assert len(data) == 9 and data.metadata["flavour"] == "gymnasium-robotics"
     with pytest.raises(DatasetError, match="flavour is 'gymnasium-robotics' but env 'antmaze-umaze-v0' is the 'd4rl'"):
         resolve_dataset("antmaze-umaze-v0", minari_id=DATASET_ID, flavour="d4rl")

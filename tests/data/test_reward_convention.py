@@ -5,10 +5,11 @@ import argparse
 import numpy as np
 import pytest
 
-from cs224r.data import apply_reward_convention, load_dataset
+from cs224r.data import apply_reward_convention
 from cs224r.data.dataset import Dataset
 from cs224r.envs.base import _REGISTRY, EnvSpec, register
 from cs224r.infrastructure.config import AWACConfig, TrainConfig, add_config_flags, config_from_args
+from cs224r.tasks import load_dataset
 
 
 def with_rewards(rewards, **meta) -> Dataset:

@@ -173,9 +173,10 @@ def test_importing_cs224r_does_not_import_mujoco():
     (None, "antmaze-large-diverse-v0", True),  # a file that names no env (D4RL's own) cannot be checked
 ])
 def test_a_file_made_for_another_maze_is_refused(tmp_path, made_for, env_name, accepted):
-    from cs224r.data import DatasetError, load_dataset
+    from cs224r.data import DatasetError
     from cs224r.data.d4rl_hdf5 import write_d4rl_hdf5
     from cs224r.data.dataset import Dataset
+    from cs224r.tasks import load_dataset
 
     n = 8
     obs, term = np.zeros((n, 29), np.float32), np.zeros(n, np.float32)

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from cs224r.data import load_dataset
 from cs224r.data.filtering import episode_slices
 from cs224r.envs import evaluate, get_spec
 from cs224r.envs.pointmass import (
@@ -13,6 +12,7 @@ from cs224r.envs.pointmass import (
     expert_action,
     generate_dataset,
 )
+from cs224r.tasks import load_dataset
 
 
 def _noise(seed: int, n: int = 1) -> np.ndarray:

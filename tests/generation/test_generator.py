@@ -133,9 +133,9 @@ def test_recipes_follow_d4rl():
 
 
 def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypatch):
-    from cs224r.data.loading import load_dataset
     from cs224r.data.resolve import cache_path
     from cs224r.envs import get_spec
+    from cs224r.tasks import load_dataset
 
     monkeypatch.setenv("CS224R_DATA", str(tmp_path))
     assert cache_path("antmaze-umaze-diverse-v0", "d4rl").name == "antmaze-umaze-diverse-v0.d4rl.hdf5"
@@ -148,7 +148,7 @@ def test_spec_loader_reads_cache_and_v2_shares_v0_data(small, tmp_path, monkeypa
 
 def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
     import cs224r.generation.generator as gen
-    from cs224r.data.loading import load_dataset
+    from cs224r.tasks import load_dataset
 
     calls = []
 

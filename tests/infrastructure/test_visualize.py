@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
-from cs224r.data import load_dataset
 from cs224r.envs.pointmass import MAZE
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
@@ -16,6 +15,7 @@ from cs224r.infrastructure.visualize import (
     rollout_positions,
     state_values,
 )
+from cs224r.tasks import load_dataset
 from scripts.run_awac import main as run_awac_main
 
 torch.set_num_threads(1)
