@@ -38,7 +38,13 @@ from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
-from cs224r.infrastructure.rl_trainer import RunClock, StopRequest, TrainingError, cross_device_message
+from cs224r.infrastructure.rl_trainer import (
+    RunClock,
+    StopRequest,
+    TrainingError,
+    cross_device_message,
+    start_over,
+)
 from cs224r.infrastructure.run_lock import RunLock, lock_all, release_all
 from cs224r.infrastructure.utils import atomic_write, save_policy
 
@@ -125,8 +131,10 @@ class MultiSeedTrainer:
         if not resume:
             for d, p in zip(self.run_dirs, self.ckpt_paths):
                 if (d / "metrics.csv").exists() or checkpoint.exists(p):
-                    raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
-                                        "or choose another --exp-name / --log-dir")
+                    if not config.resume:
+                        raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
+                                            "or choose another --exp-name / --log-dir")
+                    start_over(d)
         self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import signal
 import threading
 import time
@@ -131,8 +132,10 @@ class RL_Trainer:
         if config.resume and checkpoint.exists(self.ckpt_path):
             rows = self._load_checkpoint()
         elif (self.run_dir / "metrics.csv").exists() or checkpoint.exists(self.ckpt_path):
-            raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
-                                "or choose another --exp-name / --log-dir")
+            if not config.resume:
+                raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
+                                    "or choose another --exp-name / --log-dir")
+            start_over(self.run_dir)
         cfg = dataclasses.asdict(config)
         atomic_write(self.run_dir / "config.json",
                      lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, default=str)))
@@ -241,6 +244,13 @@ class RL_Trainer:
         self.loss_count = state["loss_count"]
         print(f"resuming {self.run_dir} from step {self.step}")
         return state["rows"]
+
+
+def start_over(run_dir: Path) -> None:
+    """``--resume`` of a run stopped before its first checkpoint: drop its logs (the rerun writes them again)."""
+    print(f"{run_dir} has no checkpoint yet; starting the run over")
+    (run_dir / "metrics.csv").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "tb", ignore_errors=True)
 
 
 def cross_device_message(path: Any, state: dict) -> str:

@@ -341,8 +341,7 @@ def prepare_dirs(run_dirs: Sequence[Path], algo: str, launch_token: str | None, 
         resume = True  # this launch started these runs: continue them
         if not all(checkpoint.exists(d / "checkpoint.pt") for d in run_dirs):  # nothing to resume from
             for d in run_dirs:
-                (d / "metrics.csv").unlink(missing_ok=True)
-                for path in (d / "checkpoint.pt", checkpoint.previous_path(d / "checkpoint.pt")):
+                for path in (d / "metrics.csv", d / "checkpoint.pt", checkpoint.previous_path(d / "checkpoint.pt")):
                     path.unlink(missing_ok=True)
                 shutil.rmtree(d / "tb", ignore_errors=True)
     for d, p in zip(run_dirs, previous):
