@@ -7,8 +7,8 @@ import builtins
 import csv
 import errno
 import os
-import select
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,37 +22,45 @@ from cs224r.agents.awac_agent import AWACAgent
 TALLY = {"kills survived": 0, "faults injected": 0, "runs compared": 0, "concurrent launches": 0}
 
 
-def in_child(fn: Callable[[], int], out: Path, timeout: float = 60.0) -> int:
-    """Run ``fn()`` in a forked child with stdout/stderr to ``out``; its exit status, or minus the signal
-    that ended it. A child still running after ``timeout`` seconds is killed and fails the test."""
-    read, write = os.pipe()
+def start_child(fn: Callable[[], int], out: Path) -> int:
+    """Fork a child that runs ``fn()`` with its output (Python's and the file descriptors') going to ``out``,
+    and exits with what ``fn`` returns (3 if it raised); returns the child's PID."""
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
-            os.close(read)
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
+            stream = open(out, "w", buffering=1)  # noqa: SIM115 - the child ends with os._exit
+            os.dup2(stream.fileno(), 1)
+            os.dup2(stream.fileno(), 2)
+            sys.stdout = sys.stderr = stream  # not pytest's capture
             torch.set_num_threads(1)
             code = fn()
         except BaseException as err:  # noqa: BLE001 - reported through the exit status and the output file
-            os.write(2, f"child raised {type(err).__name__}: {err}\n".encode())
+            print(f"child raised {type(err).__name__}: {err}", file=sys.stderr)
         finally:
+            sys.stderr.flush()
             os._exit(code)
-    os.close(write)
+    return pid
+
+
+def wait_child(pid: int, out: Path, timeout: float = 60.0) -> int:
+    """The child's exit status, or minus the signal that ended it; one still running after ``timeout``
+    seconds is killed and fails the test."""
     deadline = time.monotonic() + timeout
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            os.close(read)
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            os.close(read)
             raise AssertionError(f"child {pid} still running after {timeout} s; output in {out}")
-        select.select([read], [], [], 0.01)
+        time.sleep(0.005)
+
+
+def in_child(fn: Callable[[], int], out: Path, timeout: float = 60.0) -> int:
+    """``fn()`` in a forked child (``start_child``); its exit status (``wait_child``)."""
+    return wait_child(start_child(fn, out), out, timeout)
 
 
 def die() -> None:

@@ -14,8 +14,8 @@ from tests.helpers import TIME_COLUMNS, read_csv
 from tests.reliability.faults import TALLY, Killer, in_child
 
 SEED = 29  # the random moments are drawn from this seed: the same kills on every run of the suite
-MIN_KILLS = 12  # at least this many kills, and at least one of every kind
-MAX_RUNS = 8
+MIN_KILLS = 24  # at least this many kills, and at least one of every kind
+MAX_RUNS = 12
 MAX_LAUNCHES = 12  # per run; a launch whose moment does not come finishes the run
 FLAGS = ["--env-name", "line-v0", "--exp-name", "k", "--seed", "1", "--total-steps", "40", "--eval-interval", "10",
          "--checkpoint-interval", "10", "--eval-episodes", "2", "--batch-size", "16", "--actor-size", "8",
