@@ -72,10 +72,10 @@ class Killer:
 
     Kinds: ``step`` (before a training step), ``torch_save`` (a checkpoint's temporary file half written),
     ``csv`` (metrics.csv's temporary file half written), ``fsync`` (a temporary file complete, not yet
-    renamed), ``replace`` (before a rename: between a checkpoint's two renames too), ``tb`` (before a
-    TensorBoard flush). ``kind=None`` only counts (``counts``)."""
+    renamed), ``replace`` (before any rename), ``rotated`` (between a checkpoint's two renames: the latest
+    has become the previous, the new one is not in place yet), ``tb`` (before a TensorBoard flush). ``kind=None`` only counts (``counts``)."""
 
-    KINDS = ("step", "torch_save", "csv", "fsync", "replace", "tb")
+    KINDS = ("step", "torch_save", "csv", "fsync", "replace", "rotated", "tb")
 
     def __init__(self, kind: str | None = None, n: int = 0) -> None:
         self.kind, self.n = kind, n
@@ -129,7 +129,9 @@ class Killer:
 
         def replace(src, dst, *args, **kwargs):
             killer._event("replace")
-            return real_replace(src, dst, *args, **kwargs)
+            real_replace(src, dst, *args, **kwargs)
+            if str(dst).endswith(".prev.pt"):
+                killer._event("rotated")
 
         def flush(writer):
             killer._event("tb")
