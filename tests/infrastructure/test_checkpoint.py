@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
-from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
@@ -72,10 +71,8 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     state["rows"].append(RunsCode(marker))
     torch.save(state, run_dir / "checkpoint.pt")
-    for resume in (lambda: RL_Trainer(_config(tmp_path, total_steps=30, resume=True), AWACAgent),
-                   lambda: MultiSeedTrainer(_config(tmp_path, total_steps=30, resume=True), [3])):
-        with pytest.raises(TrainingError, match="could run code when loaded; it was not loaded"):
-            resume()  # no fall-back to the previous checkpoint either: this is no accident
+    with pytest.raises(TrainingError, match="could run code when loaded; it was not loaded"):
+        RL_Trainer(_config(tmp_path, total_steps=30, resume=True), AWACAgent)  # and no fall-back: no accident
     assert not marker.exists()
 
 
@@ -114,19 +111,3 @@ def test_both_checkpoints_damaged_is_one_line(tmp_path):
     with pytest.raises(TrainingError) as info:
         RL_Trainer(_config(tmp_path, total_steps=30, resume=True), AWACAgent)
     assert "\n" not in str(info.value) and "checkpoint.prev.pt" in str(info.value)
-
-
-def test_fast_trainer_falls_back_to_a_step_every_seed_has(tmp_path, capsys):
-    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
-    latest = tmp_path / "a" / "t" / "seed4" / "checkpoint.pt"
-    latest.write_bytes(latest.read_bytes()[:100])
-    capsys.readouterr()
-    resumed = MultiSeedTrainer(_config(tmp_path / "a", total_steps=30, resume=True), [3, 4])
-    out = capsys.readouterr().out
-    assert resumed.step == 10
-    assert "seed4/checkpoint.pt" in out and "seed3/checkpoint.pt (step 20) is ahead" in out
-    resumed.run()
-    MultiSeedTrainer(_config(tmp_path / "b", total_steps=30), [3, 4]).run()
-    for seed in (3, 4):
-        assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
-                          read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))

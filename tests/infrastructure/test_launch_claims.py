@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from cs224r.fast import multi_seed_trainer
 from cs224r.infrastructure import sweep
 from cs224r.infrastructure.run_lock import RunDirBusy
 from tests.helpers import read_csv
@@ -36,7 +35,8 @@ def containers(monkeypatch):
     """``place["now"]`` names the container the code runs in; file locks do nothing."""
     place = {"now": "container-A"}
     monkeypatch.setattr(sweep, "RunLock", NoLock)
-    monkeypatch.setattr(multi_seed_trainer, "lock_all", lambda dirs: [NoLock() for _ in dirs])
+    if _fast() is not None:
+        monkeypatch.setattr(_fast(), "lock_all", lambda dirs: [NoLock() for _ in dirs])
     monkeypatch.setattr(sweep, "_in_container", lambda: True)
     monkeypatch.setattr(sweep, "_place", lambda: place["now"])
     return place
@@ -46,9 +46,20 @@ def _steps(run_dir):
     return [int(float(r["step"])) for r in read_csv(run_dir / "metrics.csv")]
 
 
+def _fast():
+    """``cs224r.fast.multi_seed_trainer``, or None in the student handout (which leaves cs224r/fast out)."""
+    try:
+        from cs224r.fast import multi_seed_trainer
+    except ImportError:
+        return None
+    return multi_seed_trainer
+
+
 def _launch(fast, token, argv, tmp_path, on_checkpoint=None):
     if fast:
-        return multi_seed_trainer.run_seeds_fast("awac", argv, [3], tmp_path, token, on_checkpoint)
+        if _fast() is None:
+            pytest.skip("no cs224r/fast here")
+        return _fast().run_seeds_fast("awac", argv, [3], tmp_path, token, on_checkpoint)
     return sweep.run_seed("awac", argv, 3, tmp_path, token, on_checkpoint)
 
 

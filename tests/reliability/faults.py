@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import csv
 import errno
+import importlib.util
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ import torch
 import cs224r.infrastructure.logger as logger_module
 from cs224r.agents.awac_agent import AWACAgent
 
+HAVE_FAST = importlib.util.find_spec("cs224r.fast") is not None  # not in the student handout
 TALLY = {"kills survived": 0, "faults injected": 0, "runs compared": 0, "concurrent launches": 0}
 
 
@@ -73,7 +75,8 @@ class Killer:
     Kinds: ``step`` (before a training step), ``torch_save`` (a checkpoint's temporary file half written),
     ``csv`` (metrics.csv's temporary file half written), ``fsync`` (a temporary file complete, not yet
     renamed), ``replace`` (before any rename), ``rotated`` (between a checkpoint's two renames: the latest
-    has become the previous, the new one is not in place yet), ``tb`` (before a TensorBoard flush). ``kind=None`` only counts (``counts``)."""
+    has become the previous, the new one is not in place yet), ``tb`` (before a TensorBoard flush).
+    ``kind=None`` only counts (``counts``)."""
 
     KINDS = ("step", "torch_save", "csv", "fsync", "replace", "rotated", "tb")
 
