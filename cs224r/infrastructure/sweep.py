@@ -397,20 +397,25 @@ def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Pat
 
 def run_claimed(claim: LaunchClaim, records: list[dict], run: Callable[[], Any],
                 on_checkpoint: Callable[[], None] | None) -> Any:
-    """Claim the directories, ``run()``, then record how it ended (each step followed by ``on_checkpoint``)."""
-    status = "stopped"
+    """Claim the directories, ``run()``, then record how it ended (each step followed by ``on_checkpoint``).
+    Taken over, it neither records nor commits anything more: the directories are another attempt's."""
+    status: str | None = "stopped"
     try:
         claim.claim(records, on_checkpoint)
         result = run()
         status = "ended"
         return result
+    except RunTakenOver:
+        status = None
+        raise
     finally:
-        try:
-            claim.finish(status)
-        except OSError as err:  # the run's own outcome matters more
-            print(f"could not record the end of the run in {LAUNCH_FILE}: {err}", file=sys.stderr)
-        if on_checkpoint is not None:
-            on_checkpoint()
+        if status is not None:
+            try:
+                claim.finish(status)
+            except OSError as err:  # the run's own outcome matters more
+                print(f"could not record the end of the run in {LAUNCH_FILE}: {err}", file=sys.stderr)
+            if on_checkpoint is not None:
+                on_checkpoint()
 
 
 # The fast multi-seed path (cs224r/fast): algo -> fn(algo, train_argv, seeds, log_dir,

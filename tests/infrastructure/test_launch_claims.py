@@ -101,6 +101,7 @@ def test_a_run_whose_directory_was_claimed_since_stops_before_writing(tmp_path, 
     with pytest.raises(sweep.RunTakenOver, match="claimed by launch A .*this one stops without writing more"):
         _launch(fast, "A", TINY, tmp_path, retry_claims_after_the_first_checkpoint)
     assert _steps(run_dir) == [10]  # the step-20 row was not written
+    assert len(calls) == 2  # nor committed after (the claim's commit and the step-10 checkpoint's)
     assert json.loads((run_dir / "launch.json").read_text())["owner"]["attempt"] == retry.attempt  # left alone
 
 
@@ -126,7 +127,31 @@ def test_a_record_left_running_on_this_machine_does_not_block(tmp_path, monkeypa
     assert result["step"] == 10
 
 
-def test_committed_reader_only_inside_a_container(tmp_path, monkeypatch):
-    assert sweep.committed_reader(sweep.RESULTS_DIR) is None
+def test_committed_reader_reads_the_volume_inside_a_container(tmp_path, monkeypatch, capsys):
+    """Inside a container the record comes from the Volume's API (what other containers committed), not
+    the mounted copy; if the API fails, from the mounted copy, saying so. (A fake Volume: no network.)"""
+    import modal
+
+    assert sweep.committed_reader(sweep.RESULTS_DIR) is None  # outside a container: the file on disk
     monkeypatch.setenv("MODAL_IS_REMOTE", "1")
     assert sweep.committed_reader(tmp_path) is None  # not on the Volume
+    asked = []
+
+    class FakeVolume:
+        def read_file(self, path):
+            asked.append(path)
+            if path.startswith("gone/"):
+                raise FileNotFoundError(path)
+            if path.startswith("down/"):
+                raise ConnectionError("no route")
+            yield b'{"owner": '
+            yield b'{"attempt": "x"}}'
+
+    monkeypatch.setattr(modal.Volume, "from_name", staticmethod(lambda name: FakeVolume()))
+    read = sweep.committed_reader(sweep.RESULTS_DIR)
+    root = sweep.Path(sweep.RESULTS_DIR)
+    assert read(root / "e" / "seed1") == {"owner": {"attempt": "x"}}
+    assert read(root / "gone" / "seed1") == {}
+    assert read(root / "down" / "seed1") == {}  # the mounted copy (absent here)
+    assert asked == ["e/seed1/launch.json", "gone/seed1/launch.json", "down/seed1/launch.json"]
+    assert "could not read the committed /results/down/seed1/launch.json (no route)" in capsys.readouterr().err
