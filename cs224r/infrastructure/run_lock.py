@@ -4,6 +4,7 @@ The lock is ``fcntl.flock`` on an open file, so the kernel drops it when the pro
 (a SIGKILL or a lost container never leaves a stale lock). The file keeps the holder's PID, host and start
 time, so a second run of the same directory can say who holds it. File locks do not reach across the
 containers that mount a Modal Volume; ``cs224r.infrastructure.sweep`` adds the launch token's check there.
+On a file system without file locks the run goes on after a warning.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -43,10 +45,9 @@ class RunLock:
             os.close(fd)
             raise RunDirBusy(f"{self.run_dir} is in use by another run ({holder}); wait for it to end or "
                              "stop it, or choose another --exp-name / --log-dir") from None
-        except OSError as err:  # a file system without locks: say so rather than run unprotected
-            os.close(fd)
-            raise RunDirBusy(f"cannot lock {self.path} ({err.strerror or err}); this file system does not "
-                             "support file locks - use a local --log-dir") from err
+        except OSError as err:  # a file system without locks (some network mounts): say so, go on
+            print(f"warning: cannot lock {self.path} ({err.strerror or err}): this file system has no file "
+                  "locks, so nothing stops a second run of this directory on it", file=sys.stderr)
         self._fd = fd
         os.ftruncate(fd, 0)
         os.pwrite(fd, (holder_line() + "\n").encode(), 0)

@@ -83,3 +83,18 @@ def test_the_cli_stops_with_one_line_while_another_run_holds_the_directory(tmp_p
     assert "\n" not in err and f"is in use by another run (PID {os.getpid()}" in err
     assert sorted(p.name for p in (tmp_path / "x" / "seed1").iterdir()) == [LOCK_FILE]  # nothing written
     assert run_cli(AWACConfig, AWACAgent, flags) == 0
+
+
+def test_a_file_system_without_locks_warns_and_goes_on(tmp_path, monkeypatch, capsys):
+    """e.g. a network mount: the run is not refused (on a Modal Volume the launch record guards it)."""
+    import errno
+
+    import cs224r.infrastructure.run_lock as run_lock
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", no_locks)
+    RunLock(tmp_path / "run").release()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot lock" in err and "has no file locks" in err
