@@ -42,6 +42,7 @@ from cs224r.fast.awac import FastAWAC  # noqa: E402
 from cs224r.fast.cuda_graph import GraphedStep  # noqa: E402
 from cs224r.fast.iql import FastIQL  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
+from cs224r.infrastructure import checkpoint  # noqa: E402
 from cs224r.infrastructure.config import AWACConfig, IQLConfig  # noqa: E402
 from cs224r.infrastructure.replay_buffer import ReplayBuffer  # noqa: E402
 from cs224r.tasks import load_dataset  # noqa: E402
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if not seed_dirs:
         print(f"no seed*/checkpoint.pt under {args.run_dir}; pass a finished run's <log_dir>/<exp_name>")
         return 2
-    states = [torch.load(d / "checkpoint.pt", map_location="cpu", weights_only=False) for d in seed_dirs]
+    states = [checkpoint.read(d / "checkpoint.pt") for d in seed_dirs]  # plain data only, never code
     raw = json.loads((seed_dirs[0] / "config.json").read_text())
     is_iql = "expectile" in raw
     cfg_cls, agent_cls, fast_cls = (IQLConfig, IQLAgent, FastIQL) if is_iql else (AWACConfig, AWACAgent, FastAWAC)

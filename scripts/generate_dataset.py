@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     if out.exists() and not args.force:
         parser.error(f"{out} exists; pass --force to regenerate it")
     start = time.time()
-    data = generate_to_file(name, out, args.num_transitions, args.seed, num_walkers=args.num_walkers,
-                            controller=load_controller(args.controller), family=args.recipe, knobs=knobs,
-                            progress=not args.no_progress)
+    try:
+        data = generate_to_file(name, out, args.num_transitions, args.seed, num_walkers=args.num_walkers,
+                                controller=load_controller(args.controller), family=args.recipe, knobs=knobs,
+                                progress=not args.no_progress)
+    except OSError as err:  # e.g. the disk filled up: the file that was there (if any) is unchanged
+        parser.exit(2, f"error: {err}\n")
     report = json.loads(out.with_suffix(".report").joinpath("summary.json").read_text())
     report.pop("metadata", None)
     print(f"wrote {out} ({len(data):,} transitions, {out.stat().st_size / 2**20:.0f} MiB) in "

@@ -16,7 +16,6 @@ import copy
 import dataclasses
 import json
 import math
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,10 +33,18 @@ from cs224r.fast.awac import FastAWAC
 from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason
 from cs224r.fast.iql import FastIQL
 from cs224r.fast.sampler import MultiSeedSampler
+from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
 from cs224r.infrastructure.logger import Logger
-from cs224r.infrastructure.rl_trainer import RunClock, StopRequest, TrainingError, cross_device_message
+from cs224r.infrastructure.rl_trainer import (
+    RunClock,
+    StopRequest,
+    TrainingError,
+    cross_device_message,
+    start_over,
+)
+from cs224r.infrastructure.run_lock import RunLock, lock_all, release_all
 from cs224r.infrastructure.utils import atomic_write, save_policy
 from cs224r.tasks import load_dataset
 
@@ -83,13 +90,29 @@ class _PendingEval:
 
 
 class MultiSeedTrainer:
-    """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``)."""
+    """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``).
+    Holds every seed directory's lock from its start until ``run`` ends (``locks``: ones the caller holds)."""
 
-    def __init__(self, config: FastConfig, seeds: Sequence[int]) -> None:
+    def __init__(self, config: FastConfig, seeds: Sequence[int], locks: list[RunLock] | None = None) -> None:
         seeds = [int(s) for s in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
         self.config, self.seeds, self.S = config, seeds, len(seeds)
+        self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+        self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]
+        self._own_locks = locks is None
+        self.locks = lock_all(self.run_dirs) if locks is None else locks  # before anything is written there
+        try:
+            self._build(config, seeds)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._own_locks:
+            release_all(self.locks)
+
+    def _build(self, config: FastConfig, seeds: list[int]) -> None:
         self.configs = [dataclasses.replace(config, seed=s) for s in seeds]
         self.device = ptu.init_device(config.device)
         ptu.configure_cpu(config.torch_threads, config.flush_denormal)
@@ -100,9 +123,7 @@ class MultiSeedTrainer:
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
                                     data_source=config.data_source)
         clip_actions(self.dataset, config.action_clip)  # as RL_Trainer does (--preset cs224r: 1 - 1e-5)
-        self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
-        self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]
-        have = [p.exists() for p in self.ckpt_paths]
+        have = [checkpoint.exists(p) for p in self.ckpt_paths]
         resume = config.resume and any(have)
         if resume and not all(have):
             missing = [str(p) for p, h in zip(self.ckpt_paths, have) if not h]
@@ -110,9 +131,11 @@ class MultiSeedTrainer:
                                 "seeds that have one, or start those seeds under another --exp-name")
         if not resume:
             for d, p in zip(self.run_dirs, self.ckpt_paths):
-                if (d / "metrics.csv").exists() or p.exists():
-                    raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
-                                        "or choose another --exp-name / --log-dir")
+                if (d / "metrics.csv").exists() or checkpoint.exists(p):
+                    if not config.resume:
+                        raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
+                                            "or choose another --exp-name / --log-dir")
+                    start_over(d)
         self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
@@ -124,7 +147,6 @@ class MultiSeedTrainer:
             rows = self._load_checkpoints()
         self.loggers = []
         for cfg, run_dir, seed_rows in zip(self.configs, self.run_dirs, rows):
-            run_dir.mkdir(parents=True, exist_ok=True)
             cfg_dict = dataclasses.asdict(cfg)
             atomic_write(run_dir / "config.json",
                          lambda tmp, c=cfg_dict: Path(tmp).write_text(json.dumps(c, indent=2, default=str)))
@@ -219,6 +241,7 @@ class MultiSeedTrainer:
             bar.close()
             for logger in self.loggers:
                 logger.close()
+            self._release()
         return [logger.rows for logger in self.loggers]
 
     def _report_setup(self) -> None:
@@ -347,25 +370,41 @@ class MultiSeedTrainer:
     def _write_checkpoints(self, states: list[dict]) -> None:
         for s, state in enumerate(states):
             state = {**state, "rows": list(self.loggers[s].rows)}
-            atomic_write(self.ckpt_paths[s], lambda tmp, st=state: torch.save(st, tmp))
+            checkpoint.save(self.ckpt_paths[s], state)
 
     def _load_checkpoints(self) -> list[list[dict]]:
-        states = []
+        """Every seed's newest checkpoint at a step that all seeds have (a damaged latest one falls back to
+        the previous, for all seeds alike)."""
+        found = []
         for s, path in enumerate(self.ckpt_paths):
             try:
-                state = torch.load(path, map_location="cpu", weights_only=False)
-            except Exception as err:
-                raise TrainingError(f"cannot read checkpoint {path} ({err}); delete it to start over") from err
-            old = state["config"]
-            for key in ("env_name", "seed", "batch_size"):
-                if old.get(key) != getattr(self.configs[s], key):
-                    raise TrainingError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
-                                        f"not {getattr(self.configs[s], key)!r}; resume with the same flags")
-            states.append(state)
-        steps = sorted({st["step"] for st in states})
-        if len(steps) != 1:
+                found.append(checkpoint.read_all(path))
+            except checkpoint.CheckpointError as err:
+                raise TrainingError(str(err)) from err
+            for used, state in found[-1].states:
+                old = state["config"]
+                for key in ("env_name", "seed", "batch_size"):
+                    if old.get(key) != getattr(self.configs[s], key):
+                        raise TrainingError(f"checkpoint {used} was made with {key}={old.get(key)!r}, "
+                                            f"not {getattr(self.configs[s], key)!r}; resume with the same flags")
+        for path, f in zip(self.ckpt_paths, found):
+            if not f.states:
+                raise TrainingError(f"{'; '.join(f.problems)}; delete {path.parent} to start that seed over")
+        common = set.intersection(*({st["step"] for _, st in f.states} for f in found))
+        if not common:
+            steps = [[st["step"] for _, st in f.states] for f in found]
             raise TrainingError(f"the seeds' checkpoints are at different steps {steps}; resume each seed "
                                 "separately without --fast")
+        step = max(common)
+        states = []
+        for path, f in zip(self.ckpt_paths, found):
+            used, state = next((u, st) for u, st in f.states if st["step"] == step)
+            if used != path:
+                latest = dict(f.states).get(path)
+                why = (f.problems[0] if latest is None
+                       else f"{path} (step {latest['step']}) is ahead of the other seeds'")
+                print(f"{why}; resuming from the previous checkpoint {used} (step {step})")
+            states.append(state)
         for s, state in enumerate(states):
             self.agent.shells[s].load_state_dict(state["agent"])
             try:
@@ -374,7 +413,7 @@ class MultiSeedTrainer:
             except (RuntimeError, TypeError) as err:
                 raise TrainingError(cross_device_message(self.ckpt_paths[s], state)) from err
         self.agent.load_shells()
-        self.step, self.clock.elapsed = steps[0], states[0]["elapsed"]
+        self.step, self.clock.elapsed = step, states[0]["elapsed"]
         self.loss_count = states[0]["loss_count"]
         keys = list(states[0]["loss_sums"])
         self.loss_sums = {k: torch.stack([torch.as_tensor(st["loss_sums"][k], dtype=torch.float32)
@@ -401,34 +440,30 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
         print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")
         return [sweep.run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
     run_dirs = [Path(log_dir) / config.exp_name / f"seed{s}" for s in seeds]
-    previous = [sweep._read_launch(d) for d in run_dirs]
-    resume = config.resume
-    if launch_token and all(p.get("launch_token") == launch_token for p in previous):
-        resume = True  # this launch started these runs: continue them
-        if not all((d / "checkpoint.pt").exists() for d in run_dirs):  # nothing to resume: drop partial logs
-            for d in run_dirs:
-                (d / "metrics.csv").unlink(missing_ok=True)
-                (d / "checkpoint.pt").unlink(missing_ok=True)
-                shutil.rmtree(d / "tb", ignore_errors=True)
-    for d, p in zip(run_dirs, previous):
-        if resume and p.get("algo") not in (None, algo):
-            raise TrainingError(f"{d} holds a {p['algo']} run, not {algo}; choose another --exp-name")
-    config = dataclasses.replace(config, resume=resume)
+    claim = sweep.LaunchClaim(run_dirs, launch_token, sweep.committed_reader(log_dir))
+    locks = lock_all(run_dirs)
+    try:
+        resume = sweep.prepare_dirs(run_dirs, algo, launch_token, config.resume, claim)
+        config = dataclasses.replace(config, resume=resume)
 
-    class _Trainer(MultiSeedTrainer):
-        def _write_checkpoints(self, states: list[dict]) -> None:  # also the ones written after an evaluation
-            super()._write_checkpoints(states)
-            if on_checkpoint is not None:
-                on_checkpoint()
+        class _Trainer(MultiSeedTrainer):
+            def _write_checkpoints(self, states: list[dict]) -> None:  # also the ones written after an evaluation
+                claim.verify()
+                super()._write_checkpoints(states)
+                if on_checkpoint is not None:
+                    on_checkpoint()
 
-    trainer = _Trainer(config, seeds)
-    for seed, d in zip(seeds, run_dirs):
-        record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
-                  "env_name": config.env_name, "train_argv": list(train_argv), "fast_multi_seed": list(seeds)}
-        atomic_write(d / sweep.LAUNCH_FILE, lambda tmp, r=record: Path(tmp).write_text(json.dumps(r, indent=2)))
-    all_rows = trainer.run()
-    if on_checkpoint is not None:
-        on_checkpoint()
+            def _log_rows(self, rows: list[dict], results: list[dict], timing: dict[str, float]) -> None:
+                claim.verify()  # before these rows are written
+                super()._log_rows(rows, results, timing)
+
+        trainer = _Trainer(config, seeds, locks=locks)
+        records = [{"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
+                    "env_name": config.env_name, "train_argv": list(train_argv), "fast_multi_seed": list(seeds)}
+                   for seed in seeds]
+        all_rows = sweep.run_claimed(claim, records, trainer.run, on_checkpoint)
+    finally:
+        release_all(locks)
     summaries = []
     for seed, d, rows in zip(seeds, run_dirs, all_rows):
         last = rows[-1]

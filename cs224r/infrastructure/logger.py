@@ -18,10 +18,12 @@ class Logger:
         self.csv_path = self.run_dir / "metrics.csv"
         self.rows: list[dict] = list(rows or [])
         self.tb = None
+        self._tb_failed = False
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=purge_step)
+            # flushed after every row by ``log`` (here, where a disk error reaches the run), not on a timer
+            self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=purge_step, flush_secs=10**6)
         except ImportError:
             print("tensorboard is not installed; skipping TensorBoard logs (pip install tensorboard)")
         self.wandb = None
@@ -33,11 +35,16 @@ class Logger:
         self.rows.append(row)
         self.write_csv()
         step = int(row["step"])
-        for key, value in row.items():
-            if key != "step" and isinstance(value, (int, float)) and math.isfinite(value) and self.tb:
-                self.tb.add_scalar(key, value, step)
         if self.tb:
-            self.tb.flush()
+            try:
+                for key, value in row.items():
+                    if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                        self.tb.add_scalar(key, value, step)
+                self.tb.flush()
+            except OSError as err:
+                self._tb_failed = True
+                raise OSError(f"could not write the TensorBoard log in {self.run_dir / 'tb'}: "
+                              f"{err.strerror or err} (disk full?); metrics.csv has the row") from err
         if self.wandb:
             self.wandb.log({k: v for k, v in row.items() if k != "step"}, step=step)
 
@@ -56,7 +63,12 @@ class Logger:
 
     def close(self) -> None:
         if self.tb:
-            self.tb.close()
+            try:
+                self.tb.close()
+            except OSError as err:
+                if not self._tb_failed:  # else already reported by ``log``
+                    raise OSError(f"could not write the TensorBoard log in {self.run_dir / 'tb'}: "
+                                  f"{err.strerror or err} (disk full?)") from err
         if self.wandb:
             self.wandb.finish()
 

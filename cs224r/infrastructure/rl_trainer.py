@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import signal
 import threading
 import time
@@ -18,9 +19,11 @@ from tqdm.auto import tqdm
 
 from cs224r.data.filtering import clip_actions
 from cs224r.envs import evaluate, get_spec
+from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
+from cs224r.infrastructure.run_lock import RunLock
 from cs224r.infrastructure.utils import atomic_write, rng_state, save_policy, set_rng_state, set_seed
 from cs224r.tasks import load_dataset
 
@@ -90,12 +93,26 @@ class RL_Trainer:
     """Builds the dataset, agent and logger for ``config`` and runs ``agent_cls`` on it.
 
     Layout of a run: ``<log_dir>/<exp_name>/seed<seed>/`` with ``metrics.csv``, ``tb/``,
-    ``config.json``, ``checkpoint.pt`` (latest) and ``policy.pt`` (final actor weights).
+    ``config.json``, ``checkpoint.pt`` (latest), ``checkpoint.prev.pt`` (the one before), ``policy.pt``
+    (final actor weights) and ``run.lock``. The trainer holds the directory's lock from its start until
+    ``run`` ends (``lock``: one the caller took and releases itself).
     """
 
-    def __init__(self, config: Any, agent_cls: type, callbacks: list | None = None) -> None:
+    def __init__(self, config: Any, agent_cls: type, callbacks: list | None = None,
+                 lock: RunLock | None = None) -> None:
         self.config = config
         self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
+        self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
+        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self._own_lock = lock is None
+        self.lock = RunLock(self.run_dir) if lock is None else lock  # before anything is written there
+        try:
+            self._build(config, agent_cls)
+        except BaseException:
+            self._release()
+            raise
+
+    def _build(self, config: Any, agent_cls: type) -> None:
         self.device = ptu.init_device(config.device)
         ptu.configure_cpu(config.torch_threads, config.flush_denormal)
         set_seed(config.seed)
@@ -108,25 +125,28 @@ class RL_Trainer:
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
         self.agent = agent_cls(self.spec.obs_dim, self.spec.act_dim, self.spec.discrete, config)
         self.eval_env = self.spec.make_batch(config.eval_episodes)
-        self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
-        self.ckpt_path = self.run_dir / "checkpoint.pt"
         self.step = 0
         self.clock = RunClock()
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[dict] = []
-        if config.resume and self.ckpt_path.exists():
+        if config.resume and checkpoint.exists(self.ckpt_path):
             rows = self._load_checkpoint()
-        elif (self.run_dir / "metrics.csv").exists() or self.ckpt_path.exists():
-            raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
-                                "or choose another --exp-name / --log-dir")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        elif (self.run_dir / "metrics.csv").exists() or checkpoint.exists(self.ckpt_path):
+            if not config.resume:
+                raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
+                                    "or choose another --exp-name / --log-dir")
+            start_over(self.run_dir)
         cfg = dataclasses.asdict(config)
         atomic_write(self.run_dir / "config.json",
                      lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, default=str)))
         self.logger = Logger(self.run_dir, rows, config.use_wandb, config.wandb_project,
                              f"{config.exp_name}_seed{config.seed}", cfg,
                              purge_step=self.step if self.step else None)
+
+    def _release(self) -> None:
+        if self._own_lock:
+            self.lock.release()
 
     # ---------------------------------------------------------------- main loop
     def run(self) -> list[dict]:
@@ -158,6 +178,7 @@ class RL_Trainer:
             stop.restore()
             bar.close()
             self.logger.close()
+            self._release()
         return self.logger.rows
 
     def _accumulate(self, info: dict) -> None:
@@ -201,29 +222,36 @@ class RL_Trainer:
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                  "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
                  "config": dataclasses.asdict(self.config)}
-        atomic_write(self.ckpt_path, lambda tmp: torch.save(state, tmp))
+        checkpoint.save(self.ckpt_path, state)
 
     def _load_checkpoint(self) -> list[dict]:
         try:
-            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise TrainingError(f"cannot read checkpoint {self.ckpt_path} ({err}); delete it to start over") from err
+            path, state = checkpoint.load_latest(self.ckpt_path)
+        except checkpoint.CheckpointError as err:
+            raise TrainingError(str(err)) from err
         old = state["config"]
         for key in ("env_name", "seed", "batch_size"):
             if old.get(key) != getattr(self.config, key):
-                raise TrainingError(f"checkpoint {self.ckpt_path} was made with {key}={old.get(key)!r}, "
+                raise TrainingError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
                                     f"not {getattr(self.config, key)!r}; resume with the same flags")
         self.agent.load_state_dict(state["agent"])
         try:
             set_rng_state(state["rng"])
             self.buffer.generator.set_state(state["buffer_rng"])
         except (RuntimeError, TypeError) as err:
-            raise TrainingError(cross_device_message(self.ckpt_path, state)) from err
+            raise TrainingError(cross_device_message(path, state)) from err
         self.step, self.clock.elapsed = state["step"], state["elapsed"]
         self.loss_sums = {k: torch.as_tensor(v).to(self.device) for k, v in state["loss_sums"].items()}
         self.loss_count = state["loss_count"]
         print(f"resuming {self.run_dir} from step {self.step}")
         return state["rows"]
+
+
+def start_over(run_dir: Path) -> None:
+    """``--resume`` of a run stopped before its first checkpoint: drop its logs (the rerun writes them again)."""
+    print(f"{run_dir} has no checkpoint yet; starting the run over")
+    (run_dir / "metrics.csv").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "tb", ignore_errors=True)
 
 
 def cross_device_message(path: Any, state: dict) -> str:

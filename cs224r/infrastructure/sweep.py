@@ -1,9 +1,16 @@
 """Runs by algorithm name and seed: shared by ``scripts/sweep.py`` and the Modal apps.
 
 A run lands in ``<log_dir>/<exp_name>/seed<N>/`` (the trainer's layout) plus ``launch.json``, which
-records the algorithm and the launch token. A container that is retried or preempted calls
-``run_seed`` again with the same token and resumes from the run's last checkpoint; a new launch onto
-an existing run stops with an error unless ``--resume`` is given.
+records the algorithm, the launch token and the attempt that owns the directory. A container that is
+retried or preempted calls ``run_seed`` again with the same token and resumes from the run's last
+checkpoint; a new launch onto an existing run stops with an error unless ``--resume`` is given.
+
+Ownership: the process holds each seed directory's file lock (``run_lock``) for the run's life. File locks
+do not reach across the containers that mount a Modal Volume, so ``launch.json`` also names the owning
+attempt (``LaunchClaim``): a new launch stops at once while another container's attempt is recorded as
+running there, and every attempt re-reads the record before each CSV row and checkpoint it writes and
+stops if another attempt has claimed the directory since (a retry of the same launch takes over from its
+predecessor; of two launches that claimed at the same moment, the one whose claim was overwritten stops).
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import argparse
 import dataclasses
 import fnmatch
 import json
+import os
 import shutil
+import socket
 import sys
 import time
 import uuid
@@ -22,7 +31,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cs224r.algorithms import UnknownAlgorithmError, algorithm_names, get_algorithm
+from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure.config import add_config_flags, config_from_args
+from cs224r.infrastructure.run_lock import RunDirBusy, RunLock
 from cs224r.infrastructure.utils import atomic_write
 
 # ------------------------------------------------------------------ Modal settings (shared by both apps)
@@ -444,7 +455,7 @@ def check_main(argv: Sequence[str], *, app_name: str, image: Any, parse: Callabl
     return 0
 
 
-# ------------------------------------------------------------------ running
+# ------------------------------------------------------------------ ownership across containers
 def _read_launch(run_dir: Path) -> dict:
     try:
         return json.loads((run_dir / LAUNCH_FILE).read_text())
@@ -452,48 +463,195 @@ def _read_launch(run_dir: Path) -> dict:
         return {}
 
 
+def _in_container() -> bool:
+    """Inside a Modal container, where other containers' file locks are not seen."""
+    return os.environ.get("MODAL_IS_REMOTE") == "1"
+
+
+def _place() -> str:
+    """Where this process runs: the Modal task (container) id, else the host name."""
+    return os.environ.get("MODAL_TASK_ID") or socket.gethostname()
+
+
+def committed_reader(log_dir: str | Path) -> Callable[[Path], dict] | None:
+    """Inside a Modal container with ``log_dir`` on the results Volume: a reader of ``launch.json`` as last
+    committed to the Volume by any container (the mounted copy shows other containers' writes only after a
+    reload, which fails while files are open). Elsewhere ``None``: the file on disk is the shared copy."""
+    if not _in_container() or Path(log_dir) != Path(RESULTS_DIR):
+        return None
+    import modal
+
+    volume = modal.Volume.from_name(RESULTS_VOLUME)
+
+    def read(run_dir: Path) -> dict:
+        try:
+            data = b"".join(volume.read_file(str((run_dir / LAUNCH_FILE).relative_to(RESULTS_DIR))))
+            return json.loads(data)
+        except FileNotFoundError:
+            return {}
+        except Exception as err:  # the Volume's API is out of reach: the mounted copy is the best left
+            print(f"could not read the committed {run_dir / LAUNCH_FILE} ({err}); checking the mounted copy",
+                  file=sys.stderr)
+            return _read_launch(run_dir)
+    return read
+
+
+class RunTakenOver(RuntimeError):
+    """Another attempt claimed a run directory after this one did: this one stops without writing more."""
+
+
+class LaunchClaim:
+    """This attempt's claim on run directories, kept in each one's ``launch.json`` (see the module docstring).
+
+    ``read(run_dir)`` returns the shared record (default: the file on disk; on Modal ``committed_reader``).
+    """
+
+    def __init__(self, run_dirs: Sequence[Path], launch_token: str | None,
+                 read: Callable[[Path], dict] | None = None) -> None:
+        self.run_dirs, self.launch_token = list(run_dirs), launch_token
+        self.read = read or _read_launch
+        self.attempt = uuid.uuid4().hex
+        self.owner = {"attempt": self.attempt, "pid": os.getpid(), "place": _place(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        self.claimed = False
+
+    def check_free(self, records: Sequence[dict]) -> None:
+        """Stop (``RunDirBusy``) if another launch is recorded as running in a directory somewhere this
+        process's file lock does not reach. On one machine the lock already decided: a record left
+        'running' there belongs to a process that is gone."""
+        for run_dir, record in zip(self.run_dirs, records):
+            owner = record.get("owner") or {}
+            if record.get("status") != "running" or record.get("launch_token", None) == self.launch_token:
+                continue  # a retry of this launch takes over from its predecessor
+            if owner.get("place") == _place() and not _in_container():
+                continue
+            raise RunDirBusy(f"{run_dir} is in use by launch {record.get('launch_token')} (PID {owner.get('pid')} "
+                             f"on {owner.get('place')} since {owner.get('since')}); wait for it to end or stop it "
+                             f"(modal app stop), or if it is gone delete {run_dir / LAUNCH_FILE} and --resume")
+
+    def claim(self, records: Sequence[dict], commit: Callable[[], None] | None = None) -> None:
+        """Write each directory's record with this attempt as owner, make it visible (``commit``), check it."""
+        for run_dir, record in zip(self.run_dirs, records):
+            self._write(run_dir, {**record, "owner": self.owner, "status": "running"})
+        self.claimed = True
+        if commit is not None:
+            commit()
+        self.verify()
+
+    def verify(self) -> None:
+        """Raise ``RunTakenOver`` if another attempt's claim has replaced this one in any directory."""
+        if not self.claimed:
+            return
+        for run_dir in self.run_dirs:
+            record = self.read(run_dir)
+            owner = record.get("owner") or {}
+            if owner.get("attempt") != self.attempt:
+                raise RunTakenOver(
+                    f"{run_dir} was claimed by launch {record.get('launch_token')} (PID {owner.get('pid')} on "
+                    f"{owner.get('place')} since {owner.get('since')}) while this one ran; this one stops "
+                    "without writing more (the other continues the run)")
+
+    def finish(self, status: str) -> None:
+        """Record ``status`` ('ended', 'stopped') in the directories this attempt still owns."""
+        if not self.claimed:
+            return
+        for run_dir in self.run_dirs:
+            record = self.read(run_dir)
+            if (record.get("owner") or {}).get("attempt") == self.attempt:
+                self._write(run_dir, {**record, "status": status})
+
+    @staticmethod
+    def _write(run_dir: Path, record: dict) -> None:
+        atomic_write(run_dir / LAUNCH_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+
+
+def prepare_dirs(run_dirs: Sequence[Path], algo: str, launch_token: str | None, resume: bool,
+                 claim: LaunchClaim) -> bool:
+    """Under the directories' locks, before anything is written: stop if another launch runs there, and
+    for a retry of this launch (same token) resume, or drop the partial logs of an attempt that died before
+    its first checkpoint. Returns whether to resume."""
+    previous = [_read_launch(d) for d in run_dirs]
+    committed = [claim.read(d) for d in run_dirs] if claim.read is not _read_launch else previous
+    claim.check_free(committed)
+    if launch_token and all(p.get("launch_token") == launch_token for p in previous):
+        resume = True  # this launch started these runs: continue them
+        if not all(checkpoint.exists(d / "checkpoint.pt") for d in run_dirs):  # nothing to resume from
+            for d in run_dirs:
+                for path in (d / "metrics.csv", d / "checkpoint.pt", checkpoint.previous_path(d / "checkpoint.pt")):
+                    path.unlink(missing_ok=True)
+                shutil.rmtree(d / "tb", ignore_errors=True)
+    for d, p in zip(run_dirs, previous):
+        if resume and p.get("algo") not in (None, algo):
+            from cs224r.infrastructure.rl_trainer import TrainingError
+
+            raise TrainingError(f"{d} holds a {p['algo']} run, not {algo}; choose another --exp-name")
+    return resume
+
+
+# ------------------------------------------------------------------ running
 def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Path,
-             launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None) -> dict:
+             launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None,
+             read_record: Callable[[Path], dict] | None = None) -> dict:
     """Train one seed into ``<log_dir>/<exp_name>/seed<seed>/`` and return a summary.
 
     With the ``launch_token`` of the launch that started this run (a retry or a preempted container),
     it resumes from ``checkpoint.pt``, or starts over if no checkpoint was written yet.
-    ``on_checkpoint`` runs after each checkpoint and at the end (the Modal apps commit the Volume).
+    ``on_checkpoint`` runs after the claim, after each checkpoint and at the end (the Modal apps commit
+    the Volume). ``read_record``: how to read the shared ``launch.json`` (default ``committed_reader``).
     """
-    from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+    from cs224r.infrastructure.rl_trainer import RL_Trainer
 
     _, agent_cls = get_algorithm(algo)
     config = make_config(algo, train_argv, seed=seed, log_dir=str(log_dir))
     run_dir = Path(log_dir) / config.exp_name / f"seed{seed}"
-    previous = _read_launch(run_dir)
-    resume = config.resume
-    if launch_token and previous.get("launch_token") == launch_token:
-        resume = True  # this launch started the run: continue it
-        if not (run_dir / "checkpoint.pt").exists():  # nothing to resume from: drop the partial logs
-            (run_dir / "metrics.csv").unlink(missing_ok=True)
-            shutil.rmtree(run_dir / "tb", ignore_errors=True)
-    if resume and previous.get("algo") not in (None, algo):
-        raise TrainingError(f"{run_dir} holds a {previous['algo']} run, not {algo}; choose another --exp-name")
-    config = dataclasses.replace(config, resume=resume)
+    claim = LaunchClaim([run_dir], launch_token, read_record or committed_reader(log_dir))
+    with RunLock(run_dir) as lock:
+        resume = prepare_dirs([run_dir], algo, launch_token, config.resume, claim)
+        config = dataclasses.replace(config, resume=resume)
 
-    class _Trainer(RL_Trainer):
-        def save_checkpoint(self) -> None:
-            super().save_checkpoint()
-            if on_checkpoint is not None:
-                on_checkpoint()
+        class _Trainer(RL_Trainer):
+            def save_checkpoint(self) -> None:
+                claim.verify()
+                super().save_checkpoint()
+                if on_checkpoint is not None:
+                    on_checkpoint()
 
-    trainer = _Trainer(config, agent_cls)
-    record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
-              "env_name": config.env_name, "train_argv": list(train_argv)}
-    atomic_write(run_dir / LAUNCH_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
-    rows = trainer.run()
-    if on_checkpoint is not None:
-        on_checkpoint()
+            def _log_interval(self, steps_per_second: float) -> dict:
+                claim.verify()  # before this row is written
+                return super()._log_interval(steps_per_second)
+
+        trainer = _Trainer(config, agent_cls, lock=lock)
+        record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
+                  "env_name": config.env_name, "train_argv": list(train_argv)}
+        rows = run_claimed(claim, [record], trainer.run, on_checkpoint)
     last = rows[-1]
     return {"algo": algo, "exp_name": config.exp_name, "env_name": config.env_name, "seed": seed,
             "run_dir": str(run_dir), "step": int(last["step"]),
             "final_return": float(last["Eval_AverageReturn"]),
             "final_success": float(last.get("Eval_SuccessRate", float("nan")))}
+
+
+def run_claimed(claim: LaunchClaim, records: list[dict], run: Callable[[], Any],
+                on_checkpoint: Callable[[], None] | None) -> Any:
+    """Claim the directories, ``run()``, then record how it ended (each step followed by ``on_checkpoint``).
+    Taken over, it neither records nor commits anything more: the directories are another attempt's."""
+    status: str | None = "stopped"
+    try:
+        claim.claim(records, on_checkpoint)
+        result = run()
+        status = "ended"
+        return result
+    except RunTakenOver:
+        status = None
+        raise
+    finally:
+        if status is not None:
+            try:
+                claim.finish(status)
+            except OSError as err:  # the run's own outcome matters more
+                print(f"could not record the end of the run in {LAUNCH_FILE}: {err}", file=sys.stderr)
+            if on_checkpoint is not None:
+                on_checkpoint()
 
 
 # The fast multi-seed path (cs224r/fast): algo -> fn(algo, train_argv, seeds, log_dir,
@@ -525,11 +683,12 @@ def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequen
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors a retry cannot fix: bad flags or data (ValueError, incl. DatasetError and
-    UnknownAlgorithmError), an unknown env, a missing file, an existing run or NaN losses (TrainingError)."""
+    UnknownAlgorithmError), an unknown env, a missing file, an existing run or NaN losses (TrainingError),
+    a directory another run holds (RunDirBusy) or took over (RunTakenOver)."""
     from cs224r.envs import UnknownEnvError
     from cs224r.infrastructure.rl_trainer import TrainingError
 
-    return (ValueError, UnknownEnvError, FileNotFoundError, TrainingError)
+    return (ValueError, UnknownEnvError, FileNotFoundError, TrainingError, RunDirBusy, RunTakenOver)
 
 
 def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -34,14 +34,20 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``, so readers never see a partial file."""
+def atomic_write(path: str | Path, write: Callable[[str], None], previous: str | Path | None = None) -> None:
+    """Call ``write(tmp_path)``, flush it to disk, then rename it over ``path``, so readers never see a
+    partial file. With ``previous``, the file that was at ``path`` is first renamed to ``previous`` (kept
+    until the next complete write replaces it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as fh:  # complete on disk before it replaces the old file
+            os.fsync(fh.fileno())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)

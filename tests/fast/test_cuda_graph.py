@@ -213,7 +213,7 @@ def test_graphed_trainer_with_held_back_evaluations_during_warm_up_and_capture(t
 def test_checkpoint_from_a_gpu_run_is_a_clear_error_on_the_cpu(tmp_path):
     MultiSeedTrainer(_trainer_config(tmp_path, total_steps=10), [3]).run()
     path = tmp_path / "t" / "seed3" / "checkpoint.pt"
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     state["buffer_rng"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state is 16 bytes
     state["config"]["device"] = "cuda"
     torch.save(state, path)

@@ -90,7 +90,7 @@ def test_sigterm_checkpoints_every_seed_at_that_step_and_resume_loses_nothing(tm
     with pytest.raises(TrainingInterrupted, match="SIGTERM: stopped at step 17"):
         stopped.run()
     for seed in seeds:
-        assert torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)["step"] == 17
+        assert torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=True)["step"] == 17
     _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=17)
 
 
@@ -218,7 +218,7 @@ def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path
         _same_rows(rows, read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
         times = [float(r["Time_Elapsed"]) for r in rows]
         assert 0 < times[0] < times[1] < times[2]
-        ckpt = torch.load(tmp_path / "beside" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
+        ckpt = torch.load(tmp_path / "beside" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=True)
         assert ckpt["step"] == 30 and [r["step"] for r in ckpt["rows"]] == [10, 20, 30]
 
 
@@ -258,7 +258,7 @@ def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tm
     with pytest.raises(TrainingInterrupted, match="stopped at step 17"):
         stopped.run()
     for seed in seeds:
-        ckpt = torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
+        ckpt = torch.load(tmp_path / "a" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=True)
         assert ckpt["step"] == 17 and [r["step"] for r in ckpt["rows"]] == [10]
     _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=17)
 
@@ -278,7 +278,7 @@ def test_a_training_error_keeps_the_evaluation_running_beside_it(tmp_path, monke
     for seed in seeds:
         run_dir = tmp_path / "a" / "t" / f"seed{seed}"
         assert [r["step"] for r in read_csv(run_dir / "metrics.csv")] == ["10"]
-        assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 10
+        assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == 10
     _resume_matches_uninterrupted_run(tmp_path, seeds, at_step=10)
 
 
@@ -300,8 +300,8 @@ def test_sweep_hook_reports_every_checkpoint(tmp_path, monkeypatch, beside):
              "--no-progress", "--device", "cpu", "--exp-name", "h"]
     ckpt = tmp_path / "h" / "seed4" / "checkpoint.pt"
     run_seeds_fast("awac", flags, [4, 6], tmp_path, "tok",
-                   on_checkpoint=lambda: written.append(torch.load(ckpt, weights_only=False)["step"]))
-    assert written == [10, 20, 30, 30]
+                   on_checkpoint=lambda: written.append(ckpt.exists() and torch.load(ckpt, weights_only=True)["step"]))
+    assert written == [False, 10, 20, 30, 30]  # the claim in launch.json, every checkpoint, the end
 
 
 def test_on_a_gpu_flush_denormal_zeroes_subnormal_moments_at_each_log(tmp_path, monkeypatch):

@@ -98,7 +98,7 @@ def test_a_second_signal_stops_at_once(tmp_path, monkeypatch, catch_signals):
     with pytest.raises(KeyboardInterrupt) as info:
         trainer.run()
     assert type(info.value) is KeyboardInterrupt  # not TrainingInterrupted: no checkpoint at step 25
-    assert torch.load(trainer.ckpt_path, weights_only=False)["step"] == 20  # the last regular checkpoint
+    assert torch.load(trainer.ckpt_path, weights_only=True)["step"] == 20  # the last regular checkpoint
 
 
 def test_checkpoint_between_evaluations_keeps_the_time_since_the_last(tmp_path, monkeypatch):

@@ -50,4 +50,4 @@ def test_disk_full_during_training_is_one_line_and_keeps_the_checkpoint(tmp_path
     assert err.startswith("error: could not write") and "No space left on device" in err
     run_dir = tmp_path / "awac" / "seed1"
     assert len((run_dir / "metrics.csv").read_text().strip().splitlines()) == 2  # header + the step-10 row
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["step"] == 10
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == 10

@@ -1,0 +1,43 @@
+"""The fast trainer's side of tests/infrastructure/test_checkpoint.py."""
+
+from functools import partial
+
+import pytest
+import torch
+
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
+from cs224r.infrastructure.config import AWACConfig
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+from tests.helpers import assert_rows_close, read_csv, trainer_config
+from tests.infrastructure.test_checkpoint import RunsCode
+
+_config = partial(trainer_config, AWACConfig, actor_size=8, critic_size=8, eval_episodes=2)
+
+
+def test_fast_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
+    path = tmp_path / "t" / "seed3" / "checkpoint.pt"
+    marker = tmp_path / "code_ran"
+    state = torch.load(path, weights_only=True)
+    state["rows"].append(RunsCode(marker))
+    torch.save(state, path)
+    with pytest.raises(TrainingError, match="could run code when loaded; it was not loaded"):
+        MultiSeedTrainer(_config(tmp_path, total_steps=30, resume=True), [3])
+    assert not marker.exists()
+
+
+def test_fast_trainer_falls_back_to_a_step_every_seed_has(tmp_path, capsys):
+    MultiSeedTrainer(_config(tmp_path / "a", total_steps=20), [3, 4]).run()
+    latest = tmp_path / "a" / "t" / "seed4" / "checkpoint.pt"
+    latest.write_bytes(latest.read_bytes()[:100])
+    capsys.readouterr()
+    resumed = MultiSeedTrainer(_config(tmp_path / "a", total_steps=30, resume=True), [3, 4])
+    out = capsys.readouterr().out
+    assert resumed.step == 10
+    assert "seed4/checkpoint.pt" in out and "seed3/checkpoint.pt (step 20) is ahead" in out
+    resumed.run()
+    MultiSeedTrainer(_config(tmp_path / "b", total_steps=30), [3, 4]).run()
+    for seed in (3, 4):
+        assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
+                          read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
