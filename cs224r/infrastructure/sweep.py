@@ -545,7 +545,8 @@ class LaunchClaim:
         for run_dir in self.run_dirs:
             record = self.read(run_dir)
             owner = record.get("owner") or {}
-            if owner.get("attempt") != self.attempt:
+            # a record with no owner is no claim (e.g. not yet visible through the Volume's API): go on
+            if owner.get("attempt") not in (None, self.attempt):
                 raise RunTakenOver(
                     f"{run_dir} was claimed by launch {record.get('launch_token')} (PID {owner.get('pid')} on "
                     f"{owner.get('place')} since {owner.get('since')}) while this one ran; this one stops "
