@@ -58,6 +58,11 @@ def test_lower_layers_never_import_higher_ones(layer):
     assert violations(layer, FORBIDDEN[layer]) == []
 
 
+def test_fast_never_imports_the_sweep_layer():
+    """The sweeps reach the fast path (``sweep.run_seeds_fast``), never the other way round."""
+    assert violations("cs224r.fast", ("cs224r.infrastructure.sweep",)) == []
+
+
 def test_the_scan_sees_imports_inside_functions(tmp_path):
     path = PACKAGE / "data" / "resolve.py"
     names = [name for _, name in imports_of(path)]

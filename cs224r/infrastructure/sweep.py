@@ -33,7 +33,7 @@ from typing import Any
 from cs224r.algorithms import UnknownAlgorithmError, algorithm_names, get_algorithm
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure.config import add_config_flags, config_from_args
-from cs224r.infrastructure.run_lock import RunDirBusy, RunLock
+from cs224r.infrastructure.run_lock import RunDirBusy, RunLock, lock_all, release_all
 from cs224r.infrastructure.utils import atomic_write
 
 # ------------------------------------------------------------------ Modal settings (shared by both apps)
@@ -660,14 +660,56 @@ def run_claimed(claim: LaunchClaim, records: list[dict], run: Callable[[], Any],
 FAST_MULTI_SEED: dict[str, Callable[..., list[dict]]] = {}
 
 
-def _fast_multi_seed(*args: Any) -> list[dict]:
-    from cs224r.fast.multi_seed_trainer import run_seeds_fast  # imported on use: keeps this module light
+def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,
+                   launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
+    """All ``seeds`` of ``algo`` in this process as one stacked model (``cs224r.fast.MultiSeedTrainer``), with
+    ``run_seed``'s locks, launch records, resume-on-retry and summaries (the ``FAST_MULTI_SEED`` hook)."""
+    from cs224r.envs import get_spec
+    from cs224r.fast.multi_seed_trainer import FAST_ALGOS, MultiSeedTrainer  # imported on use: keeps this light
 
-    return run_seeds_fast(*args)
+    if algo not in FAST_ALGOS:
+        raise ValueError(f"the fast multi-seed path covers {', '.join(FAST_ALGOS)}, not {algo}")
+    config = make_config(algo, train_argv, seed=seeds[0], log_dir=str(log_dir))
+    if get_spec(config.env_name).discrete:  # the stacked model is the continuous actor only
+        print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")
+        return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
+    run_dirs = [Path(log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+    claim = LaunchClaim(run_dirs, launch_token, committed_reader(log_dir))
+    locks = lock_all(run_dirs)
+    try:
+        resume = prepare_dirs(run_dirs, algo, launch_token, config.resume, claim)
+        config = dataclasses.replace(config, resume=resume)
+
+        class _Trainer(MultiSeedTrainer):
+            def _write_checkpoints(self, states: list[dict]) -> None:  # also the ones written after an evaluation
+                claim.verify()
+                super()._write_checkpoints(states)
+                if on_checkpoint is not None:
+                    on_checkpoint()
+
+            def _log_rows(self, rows: list[dict], results: list[dict], timing: dict[str, float]) -> None:
+                claim.verify()  # before these rows are written
+                super()._log_rows(rows, results, timing)
+
+        trainer = _Trainer(config, seeds, locks=locks)
+        records = [{"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
+                    "env_name": config.env_name, "train_argv": list(train_argv), "fast_multi_seed": list(seeds)}
+                   for seed in seeds]
+        all_rows = run_claimed(claim, records, trainer.run, on_checkpoint)
+    finally:
+        release_all(locks)
+    summaries = []
+    for seed, d, rows in zip(seeds, run_dirs, all_rows):
+        last = rows[-1]
+        summaries.append({"algo": algo, "exp_name": config.exp_name, "env_name": config.env_name, "seed": seed,
+                          "run_dir": str(d), "step": int(last["step"]),
+                          "final_return": float(last["Eval_AverageReturn"]),
+                          "final_success": float(last.get("Eval_SuccessRate", float("nan")))})
+    return summaries
 
 
-FAST_MULTI_SEED["awac"] = _fast_multi_seed
-FAST_MULTI_SEED["iql"] = _fast_multi_seed  # run_seeds_fast picks FastIQL from the IQL config
+FAST_MULTI_SEED["awac"] = run_seeds_fast
+FAST_MULTI_SEED["iql"] = run_seeds_fast  # the IQL config picks FastIQL
 
 
 def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,

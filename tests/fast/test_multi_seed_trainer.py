@@ -9,11 +9,12 @@ import torch
 
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.fast.cuda_graph import GraphedStep
-from cs224r.fast.multi_seed_trainer import EVAL_SEED_STRIDE, MultiSeedTrainer, run_seeds_fast
+from cs224r.fast.multi_seed_trainer import EVAL_SEED_STRIDE, MultiSeedTrainer
 from cs224r.infrastructure import sweep
 from cs224r.infrastructure.cli import run_cli
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, TrainingInterrupted
+from cs224r.infrastructure.sweep import run_seeds_fast
 from tests.fast.helpers import evaluating_beside
 from tests.helpers import (
     TIME_COLUMNS,
@@ -224,12 +225,13 @@ def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path
 
 def test_waiting_for_an_evaluation_beside_training_is_not_training_time(tmp_path, monkeypatch):
     """Train_StepsPerSecond is the training's speed: a slow held-back evaluation, waited for at the next
-    event, does not count (if it did: at most 10 steps / 0.3 s = 33 steps/s)."""
+    event, does not count (if it did: at most 10 steps / 1 s = 10 steps/s; tiny steps run at hundreds per
+    second even on a loaded machine, so the margin is wide)."""
     trainer = evaluating_beside(_config(tmp_path), [3, 4], monkeypatch)
     evaluate = trainer.evaluate
-    monkeypatch.setattr(trainer, "evaluate", lambda *args: (time.sleep(0.3), evaluate(*args))[1])
+    monkeypatch.setattr(trainer, "evaluate", lambda *args: (time.sleep(1.0), evaluate(*args))[1])
     rows = trainer.run()[0]
-    assert all(row["Train_StepsPerSecond"] > 100 for row in rows), [row["Train_StepsPerSecond"] for row in rows]
+    assert all(row["Train_StepsPerSecond"] > 25 for row in rows), [row["Train_StepsPerSecond"] for row in rows]
 
 
 def test_no_evaluation_runs_beside_warm_up_or_graph_capture(tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ def containers(monkeypatch):
     place = {"now": "container-A"}
     monkeypatch.setattr(sweep, "RunLock", NoLock)
     if _fast() is not None:
-        monkeypatch.setattr(_fast(), "lock_all", lambda dirs: [NoLock() for _ in dirs])
+        monkeypatch.setattr(sweep, "lock_all", lambda dirs: [NoLock() for _ in dirs])
     monkeypatch.setattr(sweep, "_in_container", lambda: True)
     monkeypatch.setattr(sweep, "_place", lambda: place["now"])
     return place
@@ -59,7 +59,7 @@ def _launch(fast, token, argv, tmp_path, on_checkpoint=None):
     if fast:
         if _fast() is None:
             pytest.skip("no cs224r/fast here")
-        return _fast().run_seeds_fast("awac", argv, [3], tmp_path, token, on_checkpoint)
+        return sweep.run_seeds_fast("awac", argv, [3], tmp_path, token, on_checkpoint)
     return sweep.run_seed("awac", argv, 3, tmp_path, token, on_checkpoint)
 
 
