@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from cs224r.agents.bc_agent import BCAgent
@@ -8,6 +9,7 @@ from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import BCConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer
 from scripts.run_bc import main as run_bc_main
+from tests.blank_checks import adam_step, assert_same_params, blank, policy_log_prob, twin
 
 torch.set_num_threads(1)  # tiny nets: extra threads only add contention on a shared CPU
 
@@ -20,7 +22,29 @@ def test_bc_loss_is_negative_log_likelihood():
     ac = torch.tensor([0, 1, 2, 3, 4, 1])
     logits = agent.actor.logits_net(ob)
     expected = -(logits - logits.logsumexp(dim=1, keepdim=True))[torch.arange(6), ac].mean()
-    torch.testing.assert_close(agent.bc_loss(ob, ac), expected)
+    with blank("bc_loss"):
+        loss = agent.bc_loss(ob, ac)
+    assert loss.dim() == 0, f"bc_loss: expected a scalar (the mean), got shape {tuple(loss.shape)}"
+    torch.testing.assert_close(loss, expected, msg=(
+        "bc_loss: expected -self.actor(ob_no).log_prob(ac_na).mean() (minus the MEAN log-likelihood)"))
+
+
+def test_continuous_bc_step_by_hand():
+    ptu.init_device("cpu")
+    torch.manual_seed(0)
+    agent = BCAgent(3, 2, False, BCConfig(actor_size=8, actor_n_layers=1, actor_lr=0.05))
+    ob, ac = torch.randn(6, 3), torch.rand(6, 2) * 1.8 - 0.9
+    ref = twin(agent.actor)
+    loss = -policy_log_prob(ref, ob, ac).mean()
+    with blank("bc_loss"):
+        got = agent.bc_loss(ob, ac)
+    assert got.requires_grad, "bc_loss: the loss has no gradient - do not compute it under torch.no_grad()"
+    assert got.item() == pytest.approx(loss.item(), rel=1e-5), (
+        f"bc_loss: loss {got.item():.6g}, expected {loss.item():.6g} = -(mean log pi(ac_na | ob_no))")
+    with blank("bc_loss"):
+        agent.train(ob, ac)
+    adam_step(list(ref.parameters()), ref.optimizer, loss, ref.max_grad_norm)
+    assert_same_params(agent.actor, ref, "bc_loss: one BC step differs from the hand-computed step")
 
 
 def test_bc_fits_a_discrete_mapping():
