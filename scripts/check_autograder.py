@@ -7,6 +7,12 @@ tree passes and, with ``--tree guide``, that leaving any one blank unfilled fail
 Exit status 0 when every "numbers" mistake and every unfilled blank is caught and named, else 1.
 
     python scripts/check_autograder.py [--tree solution|guide] [--jobs 2] [--only NAME ...]
+    python scripts/check_autograder.py --classify     # does each mistake change a training run's numbers?
+
+``--classify`` checks the catalogue's ``kind`` labels instead: it trains AWAC, IQL and BC for three steps
+(the last batch as NumPy arrays, as a student's ``train`` may receive it) with and without each mistake and
+compares every weight and logged value bit for bit: a "numbers" mistake must change them or crash, a
+"leak" mistake must leave them unchanged.
 """
 
 from __future__ import annotations
@@ -165,11 +171,77 @@ def _row(o: Outcome, prefix: str) -> str:
     return f"{prefix} {o.label:<40} {o.blank:<20} {o.kind:<8} {verdict:<40} {o.seconds:5.1f} s"
 
 
+# Three training steps of each agent on fixed batches; prints one digest of every weight and logged value.
+CLASSIFY_SNIPPET = """
+import hashlib, numpy as np, torch
+from cs224r.agents.awac_agent import AWACAgent
+from cs224r.agents.bc_agent import BCAgent
+from cs224r.agents.iql_agent import IQLAgent
+from cs224r.infrastructure.config import AWACConfig, BCConfig, IQLConfig
+torch.set_num_threads(1)
+digest = hashlib.sha256()
+small = dict(actor_n_layers=1, actor_size=8, actor_lr=0.05)
+critic = dict(critic_n_layers=1, critic_size=8, critic_lr=0.05, gamma=0.9)  # not the defaults: a hard-coded
+for cls, cfg in ((AWACAgent, AWACConfig(**small, **critic, lambda_awac=0.7)),  # default shows up
+                 (IQLAgent, IQLConfig(**small, **critic, value_lr=0.05, temperature=3.0, expectile=0.8)),
+                 (BCAgent, BCConfig(**small))):
+    torch.manual_seed(0)
+    agent = cls(3, 2, False, cfg)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        batch = (rng.normal(size=(16, 3)).astype(np.float32), rng.uniform(-1, 1, (16, 2)).astype(np.float32),
+                 -np.ones(16, np.float32), rng.normal(size=(16, 3)).astype(np.float32),
+                 (rng.random(16) < 0.3).astype(np.float32))
+        if step < 2:
+            batch = tuple(torch.from_numpy(x) for x in batch)
+        for value in agent.train(*batch).values():
+            digest.update(np.asarray(torch.as_tensor(value).detach()).tobytes())
+    for part in (agent.actor, getattr(agent, "critic", None)):
+        for p in (part.parameters() if part is not None else ()):
+            digest.update(p.detach().numpy().tobytes())
+print("DIGEST", digest.hexdigest())
+"""
+
+
+def training_digest(tree: Path) -> str:
+    """The digest of three training steps in ``tree``, or ``crash: <last line>``."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", CLASSIFY_SNIPPET], cwd=tree, env=env, capture_output=True,
+                          text=True, timeout=300)
+    found = re.search(r"DIGEST (\w+)", proc.stdout)
+    if proc.returncode or not found:
+        return "crash: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
+    return found.group(1)
+
+
+def classify(base: Path, mistakes: list[Mistake]) -> int:
+    """Check each mistake's ``kind`` against what it does to three training steps; 1 if any label is wrong."""
+    reference = training_digest(base)
+    if reference.startswith("crash"):
+        print(f"error: the unmutated tree does not train: {reference}", file=sys.stderr)
+        return 1
+    wrong = 0
+    for m in mistakes:
+        original = plant(base, m)
+        try:
+            got = training_digest(base)
+        finally:
+            (base / m.path).write_text(original)
+        effect = "crashes" if got.startswith("crash") else ("same numbers" if got == reference else "changes numbers")
+        ok = (effect == "same numbers") == (m.kind == "leak")
+        wrong += not ok
+        print(f"{m.name:<40} {m.kind:<8} {effect:<16} {'ok' if ok else 'WRONG LABEL'}", flush=True)
+    print(f"\n{len(mistakes) - wrong}/{len(mistakes)} mistakes labelled as they behave")
+    return 1 if wrong else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", choices=["solution", "guide"], default="solution")
     parser.add_argument("--jobs", type=int, default=2, help="test runs at once (each in its own copy of the tree)")
     parser.add_argument("--only", nargs="*", default=None, help="names of mistakes to plant (default: all)")
+    parser.add_argument("--classify", action="store_true",
+                        help="check each mistake's kind (changes the numbers or only leaks a gradient), no tests")
     args = parser.parse_args(argv)
     mistakes = [m for m in MISTAKES if args.only is None or m.name in args.only]
     unknown = set(args.only or ()) - {m.name for m in MISTAKES}
@@ -180,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="check_autograder_") as tmp:
         work = Path(tmp)
         base = make_guide_tree(work / "base") if args.tree == "guide" else copy_solution(work / "base")
+        if args.classify:
+            return classify(base, mistakes)
         rc, out = run_student_tests(base)
         if rc != 0:
             print(f"error: the students' tests fail on the unmutated {args.tree} tree; fix that first:\n"
@@ -187,12 +261,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"unmutated {args.tree} tree: the students' tests pass")
         outcomes: list[Outcome] = []
-        if args.tree == "guide" and args.only is None:
-            for name in sorted(GUIDE_FILLS):  # each blank left unfilled, the others filled
-                tree = make_guide_tree(work / f"unfilled_{name}", skip=frozenset({name}))
-                outcome = check_one(tree, f"unfilled {name}", name, "numbers", None)
-                outcomes.append(outcome)
-                print(_row(outcome, "[unfilled]"), flush=True)
+        if args.tree == "guide" and args.only is None:  # each blank left unfilled, the others filled
+            names = sorted(GUIDE_FILLS)
+            trees = [make_guide_tree(work / f"unfilled_{name}", skip=frozenset({name})) for name in names]
+            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+                for outcome in pool.map(lambda nt: check_one(nt[1], f"unfilled {nt[0]}", nt[0], "numbers", None),
+                                        zip(names, trees)):
+                    outcomes.append(outcome)
+                    print(_row(outcome, "[unfilled]"), flush=True)
+            for tree in trees:
                 shutil.rmtree(tree)
         try:
             outcomes += run_catalogue(base, mistakes, max(1, args.jobs), work)

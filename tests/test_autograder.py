@@ -66,3 +66,16 @@ def test_one_blank_left_unfilled_fails_naming_it(tmp_path, name):
 def test_catalogue_mistake_in_the_guide_tree_fails_naming_its_blank(guide_tree, name):
     outcome = check_one(guide_tree, name, BY_NAME[name].blank, BY_NAME[name].kind, BY_NAME[name])
     assert outcome.caught and outcome.named, outcome
+
+
+def test_kind_labels_match_what_the_mistakes_do(tmp_path):
+    """A "leak" mistake leaves three training steps bit for bit the same, a "numbers" one changes them."""
+    from scripts.check_autograder import copy_solution, training_digest
+
+    tree = copy_solution(tmp_path / "tree")
+    reference = training_digest(tree)
+    assert len(reference) == 64, reference
+    for name, same in (("advantage_without_no_grad", True), ("advantage_before_critic_step", False)):
+        original = plant(tree, BY_NAME[name])
+        assert (training_digest(tree) == reference) is same, name
+        (tree / BY_NAME[name].path).write_text(original)

@@ -47,6 +47,7 @@ def test_continuous_bc_step_by_hand():
     assert_same_params(agent.actor, ref, "bc_loss: one BC step differs from the hand-computed step")
 
 
+@pytest.mark.slow
 def test_bc_fits_a_discrete_mapping():
     ptu.init_device("cpu")
     torch.manual_seed(0)
@@ -60,6 +61,7 @@ def test_bc_fits_a_discrete_mapping():
     assert acc > 0.9
 
 
+@pytest.mark.slow
 def test_continuous_bc_moves_mean_to_the_data():
     ptu.init_device("cpu")
     torch.manual_seed(0)
@@ -71,6 +73,7 @@ def test_continuous_bc_moves_mean_to_the_data():
     np.testing.assert_allclose(agent.actor.get_action(ob.numpy(), deterministic=True), 0.5, atol=0.05)
 
 
+@pytest.mark.slow
 def test_trainer_filters_before_building_the_buffer(tmp_path):
     cfg = BCConfig(env_name="pointmass-medium-v0", filter_top_percent=10, total_steps=2, eval_interval=2,
                    eval_episodes=2, log_dir=str(tmp_path), device="cpu", progress=False)
@@ -80,6 +83,7 @@ def test_trainer_filters_before_building_the_buffer(tmp_path):
     assert trainer.dataset.checksum() == expected.checksum()
 
 
+@pytest.mark.slow
 def test_run_bc_cli(tmp_path, capsys):
     rc = run_bc_main(["--env-name", "pointmass-medium-v0", "--filter-top-percent", "10", "--total-steps", "20",
                       "--eval-interval", "10", "--eval-episodes", "2", "--log-dir", str(tmp_path),

@@ -366,6 +366,7 @@ def _chain_config(temperature: float, steps: int) -> IQLConfig:
                      value_lr=3e-3, gamma=0.9, tau=0.05, expectile=0.9, temperature=temperature)
 
 
+@pytest.mark.slow
 def test_iql_solves_chain_that_behaviour_cloning_fails():
     """Multi-step credit assignment: only V(s') bootstrapping tells states 0-2 that 'right' is good."""
     steps = 250
@@ -383,6 +384,7 @@ def test_iql_solves_chain_that_behaviour_cloning_fails():
     assert not _greedy_reaches_goal(bc.actor)
 
 
+@pytest.mark.slow
 def test_iql_picks_rare_good_action_in_continuous_bandit():
     """One-step continuous problem: 90% of actions near -0.5 pay 0, 10% near +0.6 pay 1."""
     rng = np.random.default_rng(0)

@@ -85,6 +85,7 @@ def test_exp_weights_without_advantages_is_an_error():
         pi.update(ob, ac)
 
 
+@pytest.mark.slow
 def test_actor_update_moves_mean_toward_high_advantage_action():
     pi = _linear_policy(lr=0.02, lambda_awac=0.1)
     obs = torch.zeros(2, 2)
