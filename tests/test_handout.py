@@ -44,7 +44,7 @@ def test_handout_of_this_tree_blanks_every_edit_and_ships_the_students_files(tmp
     assert {b.name for b in blanks} == AWAC_BLANKS | IQL_BLANKS | {"bc_loss"}
     assert set(HINTS) == {b.name for b in blanks}
     for py in (starter / "cs224r").rglob("*.py"):
-        assert "# BEGIN SOLUTION" not in py.read_text(), py
+        assert not any(line.strip().startswith("# BEGIN SOLUTION") for line in py.read_text().splitlines()), py
     assert not (starter / "cs224r" / "fast").exists(), "the batched solutions must not ship"
     for instructors_only in ("scripts/autograder_mistakes.py", "scripts/check_autograder.py",
                              "tests/test_autograder.py", "tests/test_handout.py", "docs/students_readme.md"):
@@ -69,5 +69,6 @@ def test_starter_tree_fails_once_per_blank_naming_it(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *STUDENT_TESTS],
                           cwd=starter, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-3000:]
-    for name in {b.name for b in blanks}:
-        assert f"TODO({name})" in proc.stdout, f"no failing test names TODO({name})"
+    for name in {b.name for b in blanks}:  # actor_update's tests stop at next_actions, the blank before it
+        assert f"TODO({name})" in proc.stdout or f"{name}: NotImplementedError" in proc.stdout, (
+            f"no failing test names {name}")
