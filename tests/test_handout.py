@@ -72,3 +72,17 @@ def test_starter_tree_fails_once_per_blank_naming_it(tmp_path):
     for name in {b.name for b in blanks}:  # actor_update's tests stop at next_actions, the blank before it
         assert f"TODO({name})" in proc.stdout or f"{name}: NotImplementedError" in proc.stdout, (
             f"no failing test names {name}")
+
+
+@pytest.mark.parametrize("multi_seed, extra, seeds", [(False, ["--seed", "1"], [1]), (True, [], [1, 2, 3])])
+def test_the_readmes_modal_commands_parse(multi_seed, extra, seeds):
+    """modal_train.py / modal_train_para.py with the students' README's arguments: algo, task, name, wandb, seeds."""
+    from cs224r.infrastructure import sweep
+
+    argv = ["--algo", "awac", "--env-name", "antmaze-umaze-v0", "--exp-name", "awac_antmaze_umaze", "--use-wandb",
+            *extra]
+    args = sweep.parse_launch_args(argv, prog="t", multi_seed=multi_seed, gpu=True, fixed_log_dir=True)
+    assert (args.algo, args.exp_name, args.use_wandb, args.seeds) == ("awac", "awac_antmaze_umaze", True, seeds)
+    readme = (ROOT / "docs" / "students_readme.md").read_text()
+    assert "--exp-name awac_antmaze_umaze --use-wandb --seed 1" in readme
+    assert f"modal volume get {sweep.RESULTS_VOLUME} /awac_antmaze_umaze/ ./data/" in readme
