@@ -3,7 +3,9 @@
 DIR holds runs as ``<exp-name>/seed<N>/metrics.csv`` (``runs/``, or a Modal Volume fetched with
 ``modal volume get cs224r-hw3-results <exp-name>``) or as ``<algo>_<task>_seed<N>.csv``. Writes
 ``tables.md`` and ``tables.tex`` (Table 1 umaze, Table 2 medium-diverse: mean +- std of the final
-Eval_AverageReturn and success rate), ``curves_<task>.png``, and ``submission/<algo>_<task>_seed<N>.csv``.
+Eval_AverageReturn and success rate), ``curves_<task>.png``, ``submission/<algo>_<task>_seed<N>.csv``, and
+the handout's layout: ``P1/1/awac_umaze_seed<N>.csv``, ``P1/2/awac_medium_maze_seed<N>.csv`` (AWAC) and
+``P2/1/iql_umaze_seed<N>.csv``, ``P2/2/iql_medium_maze_seed<N>.csv`` (IQL).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report["markdown"])
     print(f"wrote {report['tables_md']}, {report['tables_tex']}, {len(report['plots'])} plot(s) and "
           f"{len(report['csvs'])} CSVs under {args.out}/submission")
+    if report["homework"]:
+        print(f"submission layout: {len(report['homework'])} CSVs under {args.out}/P1 and {args.out}/P2")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from cs224r.critics.awac_critic import AWACCritic
@@ -12,56 +11,57 @@ from cs224r.infrastructure.schedules import LRSchedule
 from cs224r.policies.MLP_policy import MLPPolicyAWAC
 
 
-def _as_tensor(x, dtype: torch.dtype | None = None) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else ptu.from_numpy(np.asarray(x), dtype)
-
-
 class AWACAgent:
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, config: AWACConfig) -> None:
         self.config = config
         self.discrete = discrete
         self.actor = MLPPolicyAWAC(ob_dim, ac_dim, config.actor_n_layers, config.actor_size, discrete,
-                                   learning_rate=config.actor_lr, grad_clip=config.grad_clip,
+                                   learning_rate=config.actor_lr, max_grad_norm=config.grad_clip,
                                    lambda_awac=config.lambda_awac, max_weight=config.max_weight)
         self.critic = AWACCritic(ob_dim, ac_dim, config.critic_n_layers, config.critic_size, discrete,
                                  gamma=config.gamma, tau=config.tau, learning_rate=config.critic_lr,
-                                 grad_clip=config.grad_clip)
+                                 max_grad_norm=config.grad_clip)
         self.actor_lr = LRSchedule(self.actor.optimizer, config.actor_lr_schedule, config.total_steps)
 
-    def sample_next_action(self, next_ob: torch.Tensor) -> torch.Tensor:
-        """a' ~ pi(.|s') for the TD target, with no gradient into the actor."""
-        # BEGIN SOLUTION next_action
+    def estimate_advantage(self, ob_no: torch.Tensor, ac_na: torch.Tensor) -> torch.Tensor:
+        """A(s, a) = min Q(s, a) - min Q(s, a_pi) of the online nets, one sample a_pi ~ pi(.|s); [B], no gradient."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
+
+        # BEGIN SOLUTION estimate_advantage
         with torch.no_grad():
-            next_ac = self.actor(next_ob).sample()
+            q_sa = self.critic.get_q(ob_no, ac_na)
+            action_dist = self.actor(ob_no)
+            ac_pi = action_dist.sample()
+            v_s = self.critic.get_q(ob_no, ac_pi)
+            adv_n = q_sa - v_s
         # END SOLUTION
-        return next_ac
+        return adv_n
 
-    def estimate_advantage(self, ob: torch.Tensor, ac: torch.Tensor) -> torch.Tensor:
-        """A(s, a) = min Q(s, a) - min Q(s, a_pi) with one sample a_pi ~ pi(.|s); no gradient."""
-        # BEGIN SOLUTION advantage
-        with torch.no_grad():
-            a_pi = self.actor(ob).sample()
-            adv = self.critic.get_q(ob, ac) - self.critic.get_q(ob, a_pi)
-        # END SOLUTION
-        return adv
-
-    def train(self, ob, ac, re, next_ob, terminal) -> dict[str, torch.Tensor]:
-        """One AWAC step on a minibatch (tensors on the device, or arrays)."""
-        ob, next_ob = _as_tensor(ob), _as_tensor(next_ob)
-        ac = _as_tensor(ac, torch.long if self.discrete else None)
-        re, terminal = _as_tensor(re).float(), _as_tensor(terminal).float()
-
+    def train(self, ob_no, ac_na, re_n, next_ob_no, terminal_n) -> dict[str, torch.Tensor]:
+        """One AWAC step on a minibatch (arrays, or tensors on the device): critic, advantage, actor, targets."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
+        re_n, terminal_n = ptu.from_numpy(re_n, torch.float32), ptu.from_numpy(terminal_n, torch.float32)
         lr = self.actor_lr.step()  # sets the actor's learning rate for this step (constant or cosine)
-        # BEGIN SOLUTION agent_updates
-        next_ac = self.sample_next_action(next_ob)
-        log = self.critic.update(ob, ac, next_ob, next_ac, re, terminal)
-        adv = self.estimate_advantage(ob, ac)
-        log["Actor Loss"] = self.actor.update(ob, ac, adv)
+
+        # BEGIN SOLUTION next_actions
+        with torch.no_grad():
+            next_obs_t = ptu.from_numpy(next_ob_no)
+            next_dist = self.actor(next_obs_t)
+            next_actions = next_dist.sample()
         # END SOLUTION
+
+        log = self.critic.update(ob_no, ac_na, next_ob_no, re_n, terminal_n, next_actions)
+
+        # BEGIN SOLUTION actor_update
+        adv_n = self.estimate_advantage(ob_no, ac_na)
+        actor_loss = self.actor.update(ob_no, ac_na, adv_n=adv_n)
+        # END SOLUTION
+
+        self.critic.update_target_network()
+        log["Actor Loss"] = actor_loss
         if self.actor_lr.schedule != "constant":  # keep the default CSV columns unchanged
             log["Actor LR"] = lr
-        log["Advantage Mean"] = adv.mean()
-        self.critic.update_target_network()
+        log["Advantage Mean"] = adv_n.mean()
         return log
 
     def state_dict(self) -> dict:

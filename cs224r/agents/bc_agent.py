@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from cs224r.data.dataset import Dataset
@@ -20,7 +19,7 @@ class BCAgent:
         self.config = config
         self.discrete = discrete
         self.actor = MLPPolicy(ob_dim, ac_dim, config.actor_n_layers, config.actor_size, discrete,
-                               learning_rate=config.actor_lr, grad_clip=config.grad_clip)
+                               learning_rate=config.actor_lr, max_grad_norm=config.grad_clip)
         self.actor_lr = LRSchedule(self.actor.optimizer, config.actor_lr_schedule, config.total_steps)
 
     @classmethod
@@ -31,20 +30,19 @@ class BCAgent:
             print(f"filtered BC: {kept.metadata['filter']} ({len(kept)} of {len(dataset)} transitions)")
         return kept
 
-    def bc_loss(self, ob: torch.Tensor, ac: torch.Tensor) -> torch.Tensor:
-        """Negative mean log-likelihood of the dataset actions."""
+    def bc_loss(self, ob_no: torch.Tensor, ac_na: torch.Tensor) -> torch.Tensor:
+        """Negative mean log-likelihood of the dataset actions under the actor; a scalar with gradient."""
         # BEGIN SOLUTION bc_loss
-        loss = -self.actor(ob).log_prob(ac).mean()
+        log_prob_n = self.actor(ob_no).log_prob(ac_na)
+        loss = -log_prob_n.mean()
         # END SOLUTION
         return loss
 
-    def train(self, ob, ac, re=None, next_ob=None, terminal=None) -> dict[str, torch.Tensor]:
-        """One gradient step on a minibatch; only ``ob`` and ``ac`` are used."""
-        ob = ob if isinstance(ob, torch.Tensor) else ptu.from_numpy(np.asarray(ob))
-        if not isinstance(ac, torch.Tensor):
-            ac = ptu.from_numpy(np.asarray(ac), torch.long if self.discrete else None)
+    def train(self, ob_no, ac_na, re_n=None, next_ob_no=None, terminal_n=None) -> dict[str, torch.Tensor]:
+        """One gradient step on a minibatch; only ``ob_no`` and ``ac_na`` are used."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
         lr = self.actor_lr.step()
-        loss = self.bc_loss(ob, ac)
+        loss = self.bc_loss(ob_no, ac_na)
         self.actor._step(loss)
         log = {"Actor Loss": loss.detach()}
         if self.actor_lr.schedule != "constant":

@@ -6,7 +6,6 @@ uses that new V, and the Q-nets then bootstrap from it; only dataset actions are
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from cs224r.critics.iql_critic import IQLCritic
@@ -15,35 +14,39 @@ from cs224r.infrastructure.config import IQLConfig
 from cs224r.policies.MLP_policy import MLPPolicyIQL
 
 
-def _as_tensor(x, dtype: torch.dtype | None = None) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else ptu.from_numpy(np.asarray(x), dtype)
-
-
 class IQLAgent:
     def __init__(self, ob_dim: int, ac_dim: int, discrete: bool, config: IQLConfig) -> None:
         self.config = config
         self.discrete = discrete
         self.actor = MLPPolicyIQL(ob_dim, ac_dim, config.actor_n_layers, config.actor_size, discrete,
-                                  learning_rate=config.actor_lr, grad_clip=config.grad_clip,
+                                  learning_rate=config.actor_lr, max_grad_norm=config.grad_clip,
                                   beta=config.temperature, max_weight=config.max_weight,
                                   total_steps=config.total_steps, lr_schedule=config.actor_lr_schedule)
         self.critic = IQLCritic(ob_dim, ac_dim, config.critic_n_layers, config.critic_size, discrete,
                                 gamma=config.gamma, tau=config.tau, expectile=config.expectile,
                                 learning_rate=config.critic_lr, value_learning_rate=config.value_lr,
-                                grad_clip=config.grad_clip)
+                                max_grad_norm=config.grad_clip)
 
-    def train(self, ob, ac, re, next_ob, terminal) -> dict[str, torch.Tensor]:
-        """One IQL step on a minibatch (tensors on the device, or arrays); all values detached."""
-        ob, next_ob = _as_tensor(ob), _as_tensor(next_ob)
-        ac = _as_tensor(ac, torch.long if self.discrete else None)
-        re, terminal = _as_tensor(re).float(), _as_tensor(terminal).float()
+    def estimate_advantage(self, ob_no: torch.Tensor, ac_na: torch.Tensor) -> torch.Tensor:
+        """A(s, a) = min Q_target(s, a) - V(s) at the dataset action; [B], no gradient."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
 
-        log = self.critic.update_v(ob, ac)
+        # BEGIN SOLUTION iql_advantage
         with torch.no_grad():
-            q, v = self.critic.get_target_q(ob, ac), self.critic.get_v(ob)
-        log.update(self.actor.update(ob, ac, q, v))
-        log["Advantage Mean"] = (q - v).mean()
-        log.update(self.critic.update_q(ob, ac, next_ob, re, terminal))
+            q_sa = self.critic.get_target_q(ob_no, ac_na)
+            v_s = self.critic.get_v(ob_no)
+            adv_n = q_sa - v_s
+        # END SOLUTION
+        return adv_n
+
+    def train(self, ob_no, ac_na, re_n, next_ob_no, terminal_n) -> dict[str, torch.Tensor]:
+        """One IQL step on a minibatch (arrays, or tensors on the device); all values detached."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
+        log = self.critic.update_v(ob_no, ac_na)
+        adv_n = self.estimate_advantage(ob_no, ac_na)
+        log.update(self.actor.update(ob_no, ac_na, adv_n=adv_n))
+        log["Advantage Mean"] = adv_n.mean()
+        log.update(self.critic.update_q(ob_no, ac_na, next_ob_no, re_n, terminal_n))
         self.critic.update_target_network()
         return log
 

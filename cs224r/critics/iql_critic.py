@@ -28,11 +28,11 @@ class IQLCritic(AWACCritic):
 
     def __init__(self, ob_dim: int, ac_dim: int, n_layers: int, size: int, discrete: bool = False,
                  gamma: float = 0.99, tau: float = 0.005, expectile: float = 0.9, learning_rate: float = 3e-4,
-                 value_learning_rate: float = 3e-4, grad_clip: float | None = 10.0) -> None:
+                 value_learning_rate: float = 3e-4, max_grad_norm: float | None = 10.0) -> None:
         if not 0.0 < expectile < 1.0:
             raise ValueError(f"expectile must be in (0, 1), got {expectile}; 0.9 for AntMaze, 0.7 for locomotion")
         super().__init__(ob_dim, ac_dim, n_layers, size, discrete, gamma=gamma, tau=tau,
-                         learning_rate=learning_rate, grad_clip=grad_clip)
+                         learning_rate=learning_rate, max_grad_norm=max_grad_norm)
         self.expectile = expectile
         self.v_net = ptu.build_mlp(ob_dim, 1, n_layers, size).to(ptu.device)
         self.v_optimizer = torch.optim.Adam(self.v_net.parameters(), lr=value_learning_rate)
@@ -45,37 +45,47 @@ class IQLCritic(AWACCritic):
         """V(s) as a [B] tensor."""
         return self.v_net(obs).squeeze(-1)
 
-    def value_target(self, ob: torch.Tensor, ac: torch.Tensor) -> torch.Tensor:
-        """min(target Q1, target Q2) at the dataset action, with no gradient; shape [B]."""
-        # BEGIN SOLUTION value_target
-        with torch.no_grad():
-            target = self.get_target_q(ob, ac)
-        # END SOLUTION
-        return target
+    def update_v(self, ob_no: torch.Tensor, ac_na: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One Adam step of expectile regression of V(s) toward min Q_target(s, a) at the dataset action;
+        touches only V's parameters."""
+        ob_no, ac_na = ptu.from_numpy(ob_no), ptu.from_numpy(ac_na, torch.long if self.discrete else None)
 
-    def q_target(self, next_ob: torch.Tensor, reward: torch.Tensor, terminal: torch.Tensor) -> torch.Tensor:
-        """r + gamma * (1 - done) * V(s'), with no gradient; shape [B]."""
-        # BEGIN SOLUTION q_target
+        # BEGIN SOLUTION iql_value_loss
         with torch.no_grad():
-            target = reward + self.gamma * (1.0 - terminal) * self.get_v(next_ob)
+            target_q = self.get_target_q(ob_no, ac_na)
+        v = self.get_v(ob_no)
+        value_loss = expectile_loss(target_q - v, self.expectile)
         # END SOLUTION
-        return target
 
-    def update_v(self, ob: torch.Tensor, ac: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One gradient step of expectile regression on V; touches only V's parameters."""
-        target = self.value_target(ob, ac)
-        v = self.get_v(ob)
-        if v.shape != target.shape:
-            raise ValueError(f"V {tuple(v.shape)} and its target {tuple(target.shape)} must both be [B]")
-        loss = expectile_loss(target - v, self.expectile)
         self.v_optimizer.zero_grad()
-        loss.backward()
-        if self.grad_clip:
-            nn.utils.clip_grad_norm_(self.v_net.parameters(), self.grad_clip)
+        value_loss.backward()
+        if self.max_grad_norm:
+            nn.utils.clip_grad_norm_(self.v_net.parameters(), self.max_grad_norm)
         self.v_optimizer.step()
-        return {"Value Loss": loss.detach(), "V Mean": v.detach().mean()}
+        return {"Value Loss": value_loss.detach(), "V Mean": v.detach().mean()}
 
-    def update_q(self, ob: torch.Tensor, ac: torch.Tensor, next_ob: torch.Tensor, reward: torch.Tensor,
-                 terminal: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One gradient step on both Q-nets toward r + gamma (1 - done) V(s'); returns detached losses."""
-        return self.fit_q(ob, ac, self.q_target(next_ob, reward, terminal))
+    def update_q(self, ob_no: torch.Tensor, ac_na: torch.Tensor, next_ob_no: torch.Tensor, reward_n: torch.Tensor,
+                 terminal_n: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One Adam step on both Q-nets toward r + gamma (1 - d) V(s'); returns the detached losses."""
+        ob_no, next_ob_no = ptu.from_numpy(ob_no), ptu.from_numpy(next_ob_no)
+        ac_na = ptu.from_numpy(ac_na, torch.long if self.discrete else None)
+        reward_n, terminal_n = ptu.from_numpy(reward_n, torch.float32), ptu.from_numpy(terminal_n, torch.float32)
+        if reward_n.shape != terminal_n.shape or reward_n.dim() != 1:
+            raise ValueError(f"reward_n {tuple(reward_n.shape)} and terminal_n {tuple(terminal_n.shape)} "
+                             "must both be [B]")
+
+        # BEGIN SOLUTION iql_q_loss
+        with torch.no_grad():
+            target = reward_n + self.gamma * (1.0 - terminal_n) * self.get_v(next_ob_no)
+        q1 = self._get_q_value(self.q_net, ob_no, ac_na)
+        q2 = self._get_q_value(self.q_net2, ob_no, ac_na)
+        loss = self.mse_loss(q1, target)
+        loss2 = self.mse_loss(q2, target)
+        # END SOLUTION
+
+        self.optimizer.zero_grad()
+        (loss + loss2).backward()
+        if self.max_grad_norm:
+            nn.utils.clip_grad_norm_([*self.q_net.parameters(), *self.q_net2.parameters()], self.max_grad_norm)
+        self.optimizer.step()
+        return {"Critic Loss": loss.detach(), "Critic Loss2": loss2.detach(), "Q Mean": q1.detach().mean()}

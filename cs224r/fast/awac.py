@@ -140,7 +140,7 @@ class FastAWAC:
         crit = [a.critic for a in self.shells]
         self.critic = [p.requires_grad_(True) for p in
                        stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
-        self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net_target2 for c in crit], dev)
+        self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net2_target for c in crit], dev)
 
     def _make_optimizers(self) -> None:
         self.actor_opt = _adam([*self.actor, self.logstd], self.config.actor_lr)
@@ -224,7 +224,7 @@ class FastAWAC:
         unstack_into(self.actor, s, shell.actor.mean_net)
         shell.actor.logstd.copy_(self.logstd[s])
         c = shell.critic
-        for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net_target2))):
+        for net, (online, target) in enumerate(((c.q_net, c.q_net_target), (c.q_net2, c.q_net2_target))):
             unstack_into(self.critic, net * self.S + s, online)
             unstack_into(self.critic_target, net * self.S + s, target)
         self._set_shell_updates(shell)
@@ -338,7 +338,7 @@ class FastAWAC:
         """One AWAC step for every seed on its own minibatch ([S, B, ...] tensors); returns [S] logs."""
         B = ob.shape[1]
         lr = self._set_actor_lr()
-        eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: sample_next_action)
+        eps_next = self._noise((B, self.ac_dim))  # a' ~ pi(.|s') (reference: AWACAgent.train, next_actions)
         eps_pi = self._noise((B, self.ac_dim))  # a_pi ~ pi(.|s) (reference: estimate_advantage)
         log = self._update_fn()(ob, ac, re, next_ob, terminal, eps_next, eps_pi)
         self.num_updates += 1

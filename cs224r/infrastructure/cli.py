@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import sys
 
@@ -35,6 +36,8 @@ def run_cli(config_cls: type, agent_cls: type, argv: list[str] | None = None, de
             raise ValueError("give either --seed or --seeds, not both")
         seeds = args.seeds or [config.seed]
         if args.fast:
+            if importlib.util.find_spec("cs224r.fast") is None:  # the starter tree ships without it
+                raise ValueError("--fast needs cs224r/fast, which this tree does not have; drop --fast")
             from cs224r.agents.awac_agent import AWACAgent
             from cs224r.agents.iql_agent import IQLAgent
             from cs224r.fast.multi_seed_trainer import train_seeds

@@ -18,62 +18,76 @@ END = re.compile(r"^\s*# END SOLUTION\s*$")
 
 # What each blank asks for. Keys are the names after BEGIN SOLUTION.
 HINTS: dict[str, str] = {
-    "awac_weights": (
-        "AWAC weights: weights = exp(adv / self.lambda_awac), clamped above at self.max_weight.\n"
-        "In scope: adv [B] (advantages; no gradient may flow into them). Result: weights [B]."
+    "exp_weights": (
+        "AWAC weights: exp_weights = exp(adv_n / self.lambda_awac), one per sample (torch.exp).\n"
+        "In scope: adv_n [B] (no gradient), log_prob_n [B]. The clamp at max_weight follows below."
     ),
-    "critic_target": (
-        "TD target: target = reward + self.gamma * (1 - terminal) * min target-Q(next_ob, next_ac),\n"
-        "computed with no gradient (torch.no_grad) and with the TARGET nets (self.get_target_q).\n"
-        "In scope: next_ob [B, ob_dim], next_ac [B, ac_dim] (or [B] ints), reward [B], terminal [B].\n"
-        "Result: target [B] (not [B, 1])."
+    "critic_loss": (
+        "TD target and both critic losses. Under torch.no_grad(): target = reward_n + self.gamma *\n"
+        "(1 - terminal_n) * self.get_target_q(next_ob_no, next_actions) (the TARGET nets). Then\n"
+        "q1 = self._get_q_value(self.q_net, ob_no, ac_na), q2 the same with self.q_net2,\n"
+        "loss = self.mse_loss(q1, target), loss2 = self.mse_loss(q2, target). All [B] but the losses."
     ),
-    "advantage": (
-        "Advantage: adv = min-Q(ob, ac) - min-Q(ob, a_pi) with one sample a_pi ~ self.actor(ob),\n"
-        "all under torch.no_grad(); use self.critic.get_q (the online nets).\n"
-        "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: adv [B]."
+    "estimate_advantage": (
+        "Advantage, all under torch.no_grad(): q_sa = self.critic.get_q(ob_no, ac_na) (ONLINE nets),\n"
+        "ac_pi = one sample of self.actor(ob_no), v_s = self.critic.get_q(ob_no, ac_pi), adv_n = q_sa - v_s.\n"
+        "In scope: ob_no [B, ob_dim], ac_na [B, ac_dim] (or [B] ints). Result: adv_n [B]."
     ),
-    "next_action": (
-        "Next action for the TD target: next_ac ~ self.actor(next_ob), sampled under torch.no_grad().\n"
-        "In scope: next_ob [B, ob_dim]. Result: next_ac [B, ac_dim] (or [B] ints)."
+    "next_actions": (
+        "a' for the TD target, under torch.no_grad(): next_actions = one sample of\n"
+        "self.actor(ptu.from_numpy(next_ob_no)). Result: next_actions [B, ac_dim] (or [B] ints)."
     ),
-    "agent_updates": (
-        "One AWAC step: sample next_ac (self.sample_next_action), update the critic\n"
-        "(log = self.critic.update(ob, ac, next_ob, next_ac, re, terminal)), estimate the advantage\n"
-        "after the critic step (adv = self.estimate_advantage(ob, ac)), then update the actor\n"
-        "(log['Actor Loss'] = self.actor.update(ob, ac, adv)). In scope: ob, ac, re, next_ob, terminal\n"
-        "(tensors, batch B). Define next_ac, log and adv."
+    "actor_update": (
+        "After the critic step: adv_n = self.estimate_advantage(ob_no, ac_na), then\n"
+        "actor_loss = self.actor.update(ob_no, ac_na, adv_n=adv_n)."
     ),
     "bc_loss": (
-        "Behaviour-cloning loss: loss = -(log-likelihood of the dataset actions under self.actor(ob)).mean().\n"
-        "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: loss, a scalar tensor with gradient."
+        "Behaviour-cloning loss: loss = minus the MEAN log-likelihood of ac_na under self.actor(ob_no).\n"
+        "In scope: ob_no [B, ob_dim], ac_na [B, ac_dim] (or [B] ints). Result: a scalar with gradient."
     ),
     "expectile_loss": (
         "IQL expectile loss: loss = mean(|expectile - 1(diff < 0)| * diff**2), i.e. weight expectile where\n"
         "diff > 0 (target above the prediction) and 1 - expectile elsewhere (torch.where).\n"
         "In scope: diff [B] (target - prediction), expectile (a float in (0, 1)). Result: loss (a scalar)."
     ),
-    "value_target": (
-        "IQL value target: target = min of the two TARGET Q-nets at the DATASET action\n"
-        "(self.get_target_q(ob, ac)), computed under torch.no_grad().\n"
-        "In scope: ob [B, ob_dim], ac [B, ac_dim] (or [B] ints). Result: target [B]."
+    "iql_value_loss": (
+        "IQL value loss: under torch.no_grad() target_q = self.get_target_q(ob_no, ac_na) (TARGET nets,\n"
+        "DATASET action); v = self.get_v(ob_no); value_loss = expectile_loss(target_q - v, self.expectile)."
     ),
-    "q_target": (
-        "IQL Q target: target = reward + self.gamma * (1 - terminal) * V(next_ob) (self.get_v),\n"
-        "computed under torch.no_grad(); no Q-net and no action appears here.\n"
-        "In scope: next_ob [B, ob_dim], reward [B], terminal [B]. Result: target [B] (not [B, 1])."
+    "iql_q_loss": (
+        "IQL Q losses: under torch.no_grad() target = reward_n + self.gamma * (1 - terminal_n) *\n"
+        "self.get_v(next_ob_no) (no Q-net, no action); q1, q2 from self.q_net, self.q_net2 at\n"
+        "(ob_no, ac_na) (self._get_q_value); loss = self.mse_loss(q1, target), loss2 likewise with q2."
     ),
-    "iql_weights": (
-        "IQL actor weights: weights = exp(self.beta * (q - v)), clamped above at self.max_weight,\n"
-        "with no gradient flowing into q or v (detach them).\n"
-        "In scope: q [B] (min target-Q at the dataset action), v [B] (V(s)). Result: weights [B]."
+    "iql_exp_weights": (
+        "IQL weights: exp_weights = exp(self.beta * adv_n), one per sample (torch.exp).\n"
+        "In scope: adv_n [B] (no gradient), log_prob_n [B]. The clamp at max_weight follows below."
+    ),
+    "iql_advantage": (
+        "IQL advantage, under torch.no_grad(): adv_n = self.critic.get_target_q(ob_no, ac_na) -\n"
+        "self.critic.get_v(ob_no). Result: adv_n [B]."
     ),
 }
 
-COPY = ["cs224r", "scripts", "tests", "docs", "README.md", "pyproject.toml", "setup.py", "requirements.txt"]
+# The students' tests: one file per part of the homework, the blanks' hand-computed checks first.
+STUDENT_TESTS = ["tests/policies/test_mlp_policy.py", "tests/critics/test_awac_critic.py",
+                 "tests/agents/test_awac_agent.py", "tests/agents/test_iql.py", "tests/agents/test_bc_agent.py"]
+
+
+def student_test_command(python: str = "python") -> list[str]:
+    """The command students run at the top of their tree; it stops at the first failing test."""
+    return [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *STUDENT_TESTS]
+
+
+COPY = ["cs224r", "scripts", "tests", "docs", "pyproject.toml", "setup.py", "requirements.txt", "modal_train.py",
+        "modal_train_para.py"]
+# The starter tree's README.md is written for students; the instructors' README.md is not copied.
+STUDENT_README = "docs/students_readme.md"
 # The fast multi-seed path re-implements the solutions in batched form; it stays with the instructors.
+# The autograder's own check (the catalogue of mistakes holds the solutions) stays with them too.
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "test_handout.py", "fast",
-                                "bench_*.py")
+                                "bench_*.py", "test_autograder.py", "autograder_mistakes.py", "check_autograder.py",
+                                "students_readme.md")
 
 
 class HandoutError(ValueError):
@@ -132,6 +146,8 @@ def make_handout(src: Path, dst: Path) -> list[Blank]:
             shutil.copytree(path, dst / item, ignore=IGNORE)
         elif path.exists():
             shutil.copy2(path, dst / item)
+    if (src / STUDENT_README).exists():
+        shutil.copy2(src / STUDENT_README, dst / "README.md")
     blanks: list[Blank] = []
     for py in sorted((dst / "cs224r").rglob("*.py")):
         text = py.read_text()

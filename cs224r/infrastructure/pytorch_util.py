@@ -37,8 +37,10 @@ def configure_cpu(threads: int, flush_denormal: bool) -> None:
     torch.set_flush_denormal(flush_denormal)
 
 
-def from_numpy(x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
-    t = torch.from_numpy(np.asarray(x)).to(device)
+def from_numpy(x: np.ndarray | torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``x`` (an array, or a tensor on any device) as a tensor on ``device``: ``dtype`` if given, else
+    float32 for floating data and the integer type kept; a tensor already right is returned as is."""
+    t = (x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))).to(device)
     if dtype is not None:
         return t.to(dtype)
     return t.float() if t.is_floating_point() else t

@@ -29,6 +29,9 @@ SUCCESS_COL = "Eval_SuccessRate"
 STEP_COLS = ("step", "Step")
 # Table number -> task short name, as in the CS224R homework's Table 1 and Table 2.
 TABLES = [("Table 1", "umaze"), ("Table 2", "medium-diverse")]
+# The handout's submission folders: problem per algorithm, part per task, and the task's name in the file.
+HOMEWORK_PROBLEMS = {"awac": "P1", "iql": "P2"}
+HOMEWORK_PARTS = {"umaze": ("1", "umaze"), "medium-diverse": ("2", "medium_maze")}
 # Names that may contain "_", matched before splitting a file name on "_".
 MULTIWORD_ALGOS = ("filtered_bc",)
 _SEED_DIR = re.compile(r"^seed(\d+)$")
@@ -66,6 +69,8 @@ def short_env(name: str) -> str:
     """``antmaze-medium-diverse-v0`` / ``antmaze_medium_diverse`` -> ``medium-diverse``."""
     name = name.strip().lower().replace("_", "-")
     name = re.sub(r"-v\d+$", "", name)
+    if name in ("medium-maze", "antmaze-medium-maze"):  # the handout's file name for medium-diverse
+        return "medium-diverse"
     for prefix in ("d4rl-", "antmaze-"):
         if name.startswith(prefix) and len(name) > len(prefix):
             name = name[len(prefix):]
@@ -338,8 +343,34 @@ def export_submission(groups: dict[tuple[str, str], list[SeedRun]], out_dir: str
     return written
 
 
+def homework_path(algo: str, env: str, seed: int) -> Path | None:
+    """``P1/1/awac_umaze_seed1.csv``, ``P1/2/awac_medium_maze_seed3.csv``, ``P2/1/iql_umaze_seed2.csv``; None
+    for runs the handout does not ask for."""
+    if algo not in HOMEWORK_PROBLEMS or env not in HOMEWORK_PARTS:
+        return None
+    part, task = HOMEWORK_PARTS[env]
+    return Path(HOMEWORK_PROBLEMS[algo]) / part / f"{algo}_{task}_seed{seed}.csv"
+
+
+def export_homework(groups: dict[tuple[str, str], list[SeedRun]], out_dir: str | Path) -> list[Path]:
+    """Copy each AWAC/IQL umaze/medium-diverse seed's CSV to the handout's layout under ``out_dir``."""
+    written = []
+    for (algo, env), group in groups.items():
+        for run in group:
+            rel = homework_path(algo, env, run.seed)
+            if rel is None:
+                continue
+            dest = Path(out_dir) / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.resolve() != run.path.resolve():
+                shutil.copyfile(run.path, dest)
+            written.append(dest)
+    return written
+
+
 def make_report(paths: list[str | Path], out_dir: str | Path, seeds: list[int] | None = None) -> dict[str, object]:
-    """Everything: ``tables.md``, ``tables.tex``, ``curves_<task>.png``, ``submission/*.csv`` under ``out_dir``."""
+    """Everything: ``tables.md``, ``tables.tex``, ``curves_<task>.png``, ``submission/*.csv`` and the handout's
+    ``P1/<part>/...csv`` (AWAC) and ``P2/<part>/...csv`` (IQL) under ``out_dir``."""
     from cs224r.infrastructure.utils import atomic_write
 
     groups = group_runs(find_runs(paths, exclude=out_dir), seeds)
@@ -350,4 +381,4 @@ def make_report(paths: list[str | Path], out_dir: str | Path, seeds: list[int] |
     atomic_write(out_dir / "tables.tex", lambda tmp: Path(tmp).write_text(tex))
     return {"summaries": summaries, "markdown": md, "tables_md": out_dir / "tables.md",
             "tables_tex": out_dir / "tables.tex", "plots": plot_curves(groups, out_dir),
-            "csvs": export_submission(groups, out_dir / "submission")}
+            "csvs": export_submission(groups, out_dir / "submission"), "homework": export_homework(groups, out_dir)}

@@ -17,10 +17,10 @@ class MLPPolicy(nn.Module):
     learned state-independent ``logstd``. Discrete: Categorical(logits_net(s))."""
 
     def __init__(self, ob_dim: int, ac_dim: int, n_layers: int, size: int, discrete: bool = False,
-                 learning_rate: float = 3e-4, grad_clip: float | None = 10.0) -> None:
+                 learning_rate: float = 3e-4, max_grad_norm: float | None = 10.0) -> None:
         super().__init__()
         self.ob_dim, self.ac_dim, self.discrete = ob_dim, ac_dim, discrete
-        self.grad_clip = grad_clip
+        self.max_grad_norm = max_grad_norm  # 0 or None: no clipping
         if discrete:
             self.logits_net = ptu.build_mlp(ob_dim, ac_dim, n_layers, size)
         else:
@@ -49,10 +49,11 @@ class MLPPolicy(nn.Module):
         return action[0] if single else action
 
     def _step(self, loss: torch.Tensor) -> None:
+        """zero_grad, backward, clip the gradient norm at ``max_grad_norm``, Adam step."""
         self.optimizer.zero_grad()
         loss.backward()
-        if self.grad_clip:
-            nn.utils.clip_grad_norm_(self.parameters(), self.grad_clip)
+        if self.max_grad_norm:
+            nn.utils.clip_grad_norm_(self.parameters(), self.max_grad_norm)
         self.optimizer.step()
 
 
@@ -64,21 +65,30 @@ class MLPPolicyAWAC(MLPPolicy):
         self.lambda_awac = lambda_awac
         self.max_weight = max_weight
 
-    def awac_weights(self, adv: torch.Tensor) -> torch.Tensor:
-        """exp(A / lambda), clamped at ``max_weight``; no gradient flows into A."""
-        # BEGIN SOLUTION awac_weights
-        weights = torch.exp(adv.detach() / self.lambda_awac).clamp(max=self.max_weight)
-        # END SOLUTION
-        return weights
+    def update(self, observations: torch.Tensor, actions: torch.Tensor,
+               adv_n: torch.Tensor | None = None) -> torch.Tensor:
+        """One step on -(log pi(a|s) * min(exp(A / lambda), max_weight)).mean(); returns the detached loss."""
+        observations, actions = ptu.from_numpy(observations), ptu.from_numpy(actions, _action_dtype(self))
+        if adv_n is None:
+            raise ValueError("MLPPolicyAWAC.update needs the advantages: update(ob_no, ac_na, adv_n=adv_n)")
+        adv_n = ptu.from_numpy(adv_n)
+        dist = self(observations)
+        log_prob_n = dist.log_prob(actions)
 
-    def update(self, observations: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
-        """One gradient step on -(log pi(a|s) * exp(A/lambda)).mean(); returns the detached loss."""
-        log_prob = self(observations).log_prob(actions)
-        weights = self.awac_weights(adv)
-        if log_prob.shape != weights.shape:
-            raise ValueError(f"log_prob {tuple(log_prob.shape)} and weights {tuple(weights.shape)} must both be [B]")
-        actor_loss = -(log_prob * weights).mean()
-        self._step(actor_loss)
+        # BEGIN SOLUTION exp_weights
+        exp_weights = torch.exp(adv_n / self.lambda_awac)
+        # END SOLUTION
+        exp_weights = exp_weights.clamp(max=self.max_weight)
+        if exp_weights.shape != log_prob_n.shape:
+            raise ValueError(f"exp_weights {tuple(exp_weights.shape)} and log_prob_n {tuple(log_prob_n.shape)} "
+                             "must both be [B]")
+        actor_loss = -(log_prob_n * exp_weights).mean()
+
+        self.optimizer.zero_grad()
+        actor_loss.backward()
+        if self.max_grad_norm:
+            nn.utils.clip_grad_norm_(self.parameters(), self.max_grad_norm)
+        self.optimizer.step()
         return actor_loss.detach()
 
 
@@ -103,24 +113,32 @@ class MLPPolicyIQL(MLPPolicy):
             return self.base_lr
         return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
 
-    def iql_weights(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """exp(beta * (Q_target(s, a) - V(s))), clamped at ``max_weight``; no gradient flows into Q or V."""
-        # BEGIN SOLUTION iql_weights
-        weights = torch.exp(self.beta * (q.detach() - v.detach())).clamp(max=self.max_weight)
-        # END SOLUTION
-        return weights
-
-    def update(self, observations: torch.Tensor, actions: torch.Tensor, q: torch.Tensor,
-               v: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One step on -(log pi(a|s) * weights).mean() at the scheduled lr; returns detached loss and lr."""
+    def update(self, observations: torch.Tensor, actions: torch.Tensor,
+               adv_n: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One step on -(log pi(a|s) * min(exp(beta * A), max_weight)).mean() at the scheduled lr;
+        returns the detached loss, the lr and the mean weight."""
+        observations, actions = ptu.from_numpy(observations), ptu.from_numpy(actions, _action_dtype(self))
+        if adv_n is None:
+            raise ValueError("MLPPolicyIQL.update needs the advantages: update(ob_no, ac_na, adv_n=adv_n)")
+        adv_n = ptu.from_numpy(adv_n)
         lr = self.current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        log_prob = self(observations).log_prob(actions)
-        weights = self.iql_weights(q, v)
-        if log_prob.shape != weights.shape:
-            raise ValueError(f"log_prob {tuple(log_prob.shape)} and weights {tuple(weights.shape)} must both be [B]")
-        actor_loss = -(log_prob * weights).mean()
+        log_prob_n = self(observations).log_prob(actions)
+
+        # BEGIN SOLUTION iql_exp_weights
+        exp_weights = torch.exp(self.beta * adv_n)
+        # END SOLUTION
+        exp_weights = exp_weights.clamp(max=self.max_weight)
+        if exp_weights.shape != log_prob_n.shape:
+            raise ValueError(f"exp_weights {tuple(exp_weights.shape)} and log_prob_n {tuple(log_prob_n.shape)} "
+                             "must both be [B]")
+        actor_loss = -(log_prob_n * exp_weights).mean()
         self._step(actor_loss)
         self.num_updates += 1
-        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.tensor(lr), "Weight Mean": weights.mean()}
+        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.tensor(lr), "Weight Mean": exp_weights.mean()}
+
+
+def _action_dtype(policy: MLPPolicy) -> torch.dtype | None:
+    """Discrete actions are indices (long); continuous ones float32."""
+    return torch.long if policy.discrete else None

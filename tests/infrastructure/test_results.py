@@ -13,6 +13,7 @@ from cs224r.infrastructure.results import (
     ResultsError,
     find_runs,
     group_runs,
+    homework_path,
     make_report,
     short_env,
     split_algo,
@@ -109,6 +110,23 @@ def test_report_files(fake_runs, tmp_path):
     assert make_report([tmp_path], out)["markdown"] == report["markdown"]
     again = make_report([out / "submission"], tmp_path / "out2")
     assert again["markdown"] == report["markdown"]
+
+
+def test_homework_submission_layout(fake_runs, tmp_path):
+    """The handout's folders: P1 = AWAC, P2 = IQL; part 1 = umaze, part 2 = medium maze (medium-diverse)."""
+    vol, hw = fake_runs
+    out = tmp_path / "out"
+    report = make_report([vol, hw], out)
+    want = {f"P1/1/awac_umaze_seed{s}.csv" for s in (1, 2, 3)}
+    want |= {f"P1/2/awac_medium_maze_seed{s}.csv" for s in (1, 2, 3)}
+    want |= {f"P1/2/awac_medium_maze_seed{s}.csv" for s in (1, 2, 3)}
+    want |= {f"P2/1/iql_umaze_seed{s}.csv" for s in (1, 2, 3)}
+    assert {str(p.relative_to(out)) for p in report["homework"]} == want
+    assert {str(p.relative_to(out)) for p in out.glob("P*/*/*.csv")} == want
+    assert (out / "P1/1/awac_umaze_seed3.csv").read_text() == (vol / "awac_antmaze_umaze/seed3/metrics.csv").read_text()
+    assert homework_path("bc", "umaze", 1) is None and homework_path("awac", "point-reach", 1) is None
+    # the folders read back to the same tables
+    assert make_report([out / "P1", out / "P2"], tmp_path / "out2")["markdown"] == report["markdown"]
 
 
 def test_launch_json_names_the_algorithm(tmp_path):
