@@ -251,6 +251,16 @@ def test_para_one_container_falls_back_to_sequential(tmp_path, capsys, monkeypat
     assert all((tmp_path / "q" / f"seed{s}" / "policy.pt").exists() for s in (1, 2))
 
 
+def test_one_container_without_cs224r_fast_runs_seeds_one_after_another(tmp_path, capsys, monkeypatch):
+    """The students' starter tree has no cs224r/fast: --one-container still runs, seed after seed."""
+    real = sweep.importlib.util.find_spec
+    monkeypatch.setattr(sweep.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cs224r.fast" else real(name, *a))
+    out = sweep.run_seeds_in_one_process("awac", TINY + ["--exp-name", "nf"], [1, 2], tmp_path)
+    assert [r["seed"] for r in out] == [1, 2] and all(r["step"] == 20 for r in out)
+    assert "in this checkout (no cs224r/fast); running seeds [1, 2] one after another" in capsys.readouterr().err
+
+
 def test_one_container_uses_the_fast_path_when_registered(tmp_path, monkeypatch):
     seen = []
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
+import importlib.util
 import json
 import os
 import shutil
@@ -716,11 +717,14 @@ def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequen
                              launch_token: str | None = None,
                              on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
     """All ``seeds`` in this process: the fast multi-seed path for ``algo`` when one is registered in
-    ``FAST_MULTI_SEED``, otherwise one seed after another with ``run_seed``. Same layout either way."""
+    ``FAST_MULTI_SEED`` and ``cs224r/fast`` is in this checkout (the students' starter tree leaves it out),
+    otherwise one seed after another with ``run_seed``. Same layout either way."""
     fast = FAST_MULTI_SEED.get(algo)
-    if fast is not None:
+    if fast is not None and importlib.util.find_spec("cs224r.fast") is not None:
         return fast(algo, list(train_argv), list(seeds), log_dir, launch_token, on_checkpoint)
-    print(f"no fast multi-seed path for {algo} yet; running seeds {list(seeds)} one after another", file=sys.stderr)
+    why = "yet" if fast is None else "in this checkout (no cs224r/fast)"
+    print(f"no fast multi-seed path for {algo} {why}; running seeds {list(seeds)} one after another",
+          file=sys.stderr)
     return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
 
 
