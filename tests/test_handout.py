@@ -47,7 +47,8 @@ def test_handout_of_this_tree_blanks_every_edit_and_ships_the_students_files(tmp
         assert not any(line.strip().startswith("# BEGIN SOLUTION") for line in py.read_text().splitlines()), py
     assert not (starter / "cs224r" / "fast").exists(), "the batched solutions must not ship"
     for instructors_only in ("scripts/autograder_mistakes.py", "scripts/check_autograder.py",
-                             "tests/test_autograder.py", "tests/test_handout.py", "docs/students_readme.md"):
+                             "tests/test_autograder.py", "tests/test_handout.py", "docs/students_readme.md",
+                             "tests/test_examples.py"):
         assert not (starter / instructors_only).exists(), instructors_only
     readme = (starter / "README.md").read_text()
     assert "BEGIN SOLUTION" not in readme and "make_handout" not in readme, "the instructors' README shipped"

@@ -84,10 +84,11 @@ COPY = ["cs224r", "scripts", "tests", "docs", "pyproject.toml", "setup.py", "req
 # The starter tree's README.md is written for students; the instructors' README.md is not copied.
 STUDENT_README = "docs/students_readme.md"
 # The fast multi-seed path re-implements the solutions in batched form; it stays with the instructors.
-# The autograder's own check (the catalogue of mistakes holds the solutions) stays with them too.
+# The autograder's own check (the catalogue of mistakes holds the solutions) stays with them too, and so
+# do examples/ (a complete single-file IQL) and its test.
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "test_handout.py", "fast",
                                 "bench_*.py", "test_autograder.py", "autograder_mistakes.py", "check_autograder.py",
-                                "students_readme.md")
+                                "students_readme.md", "test_examples.py")
 
 
 class HandoutError(ValueError):
