@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cs224r.infrastructure.handout import HandoutError, make_handout
+from cs224r.infrastructure.handout import HandoutError, make_handout, student_test_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for b in blanks:
         print(f"TODO({b.name})  {b.path}:{b.line}")
-    print(f"{len(blanks)} blanks written to {args.out_dir}; students run `python -m pytest -q` there")
+    print(f"{len(blanks)} blanks written to {args.out_dir}; students run `{' '.join(student_test_command())}` there")
     return 0
 
 

@@ -256,6 +256,9 @@ def test_one_container_without_cs224r_fast_runs_seeds_one_after_another(tmp_path
     real = sweep.importlib.util.find_spec
     monkeypatch.setattr(sweep.importlib.util, "find_spec",
                         lambda name, *a: None if name == "cs224r.fast" else real(name, *a))
+    monkeypatch.setattr(sweep, "FAST_MULTI_SEED", {})
+    sweep.register_fast_paths()
+    assert sweep.FAST_MULTI_SEED == {}
     out = sweep.run_seeds_in_one_process("awac", TINY + ["--exp-name", "nf"], [1, 2], tmp_path)
     assert [r["seed"] for r in out] == [1, 2] and all(r["step"] == 20 for r in out)
     assert "in this checkout (no cs224r/fast); running seeds [1, 2] one after another" in capsys.readouterr().err

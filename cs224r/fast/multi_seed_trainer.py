@@ -49,7 +49,6 @@ from cs224r.infrastructure.utils import atomic_write, save_policy
 from cs224r.tasks import load_dataset
 
 EVAL_SEED_STRIDE = 1_000_003  # RL_Trainer.evaluate seeds episode batches with seed * stride + step
-FAST_ALGOS = ("awac", "iql")
 FastConfig = AWACConfig | IQLConfig
 
 

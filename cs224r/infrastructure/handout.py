@@ -88,7 +88,7 @@ STUDENT_README = "docs/students_readme.md"
 # do examples/ (a complete single-file IQL) and its test.
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "test_handout.py", "fast",
                                 "bench_*.py", "test_autograder.py", "autograder_mistakes.py", "check_autograder.py",
-                                "students_readme.md", "test_examples.py")
+                                "students_readme.md", "test_examples.py", "test_benchmarks.py")
 
 
 class HandoutError(ValueError):

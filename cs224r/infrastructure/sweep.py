@@ -666,7 +666,7 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
     """All ``seeds`` of ``algo`` in this process as one stacked model (``cs224r.fast.MultiSeedTrainer``), with
     ``run_seed``'s locks, launch records, resume-on-retry and summaries (the ``FAST_MULTI_SEED`` hook)."""
     from cs224r.envs import get_spec
-    from cs224r.fast.multi_seed_trainer import FAST_ALGOS, MultiSeedTrainer  # imported on use: keeps this light
+    from cs224r.fast.multi_seed_trainer import MultiSeedTrainer  # imported on use: keeps this module light
 
     if algo not in FAST_ALGOS:
         raise ValueError(f"the fast multi-seed path covers {', '.join(FAST_ALGOS)}, not {algo}")
@@ -709,20 +709,29 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
     return summaries
 
 
-FAST_MULTI_SEED["awac"] = run_seeds_fast
-FAST_MULTI_SEED["iql"] = run_seeds_fast  # the IQL config picks FastIQL
+FAST_ALGOS = ("awac", "iql")  # the algorithms cs224r/fast trains as one stacked model
+
+
+def register_fast_paths() -> None:
+    """Register ``run_seeds_fast`` for ``FAST_ALGOS`` when ``cs224r/fast`` is in this checkout (the students'
+    starter tree leaves it out: there, --one-container runs the seeds one after another)."""
+    if importlib.util.find_spec("cs224r.fast") is not None:
+        for algo in FAST_ALGOS:
+            FAST_MULTI_SEED[algo] = run_seeds_fast  # the IQL config picks FastIQL
+
+
+register_fast_paths()
 
 
 def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequence[int], log_dir: str | Path,
                              launch_token: str | None = None,
                              on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
     """All ``seeds`` in this process: the fast multi-seed path for ``algo`` when one is registered in
-    ``FAST_MULTI_SEED`` and ``cs224r/fast`` is in this checkout (the students' starter tree leaves it out),
-    otherwise one seed after another with ``run_seed``. Same layout either way."""
+    ``FAST_MULTI_SEED``, otherwise one seed after another with ``run_seed``. Same layout either way."""
     fast = FAST_MULTI_SEED.get(algo)
-    if fast is not None and importlib.util.find_spec("cs224r.fast") is not None:
+    if fast is not None:
         return fast(algo, list(train_argv), list(seeds), log_dir, launch_token, on_checkpoint)
-    why = "yet" if fast is None else "in this checkout (no cs224r/fast)"
+    why = "in this checkout (no cs224r/fast)" if algo in FAST_ALGOS else "yet"
     print(f"no fast multi-seed path for {algo} {why}; running seeds {list(seeds)} one after another",
           file=sys.stderr)
     return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]

@@ -105,6 +105,7 @@ def test_action_clip_applies_to_continuous_data(tmp_path):
 
 def test_fast_refuses_what_it_does_not_implement(tmp_path, capsys):
     # the preset itself runs with --fast (tests/fast); its evaluation video does not
+    pytest.importorskip("cs224r.fast", reason="the students' starter tree has no cs224r/fast")
     argv = ["--preset", "cs224r", "--fast", "--save-video", "--seeds", "1", "2", "--log-dir", str(tmp_path)]
     assert run_awac_main(argv) == 2
     assert "--save-video" in capsys.readouterr().err
