@@ -132,11 +132,22 @@ def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, 
     buf = _buffers(steps, n)
     lapse_left = np.zeros(n, dtype=np.int64)
     lapse_heading = np.zeros(n)
+    detour_left = np.zeros(n, dtype=np.int64)
+    detour_goal = np.zeros((n, 2))
+    free = np.array(walkers.maze.free_cells)
     for t in bar(range(steps)):
         buf["o"][t] = ant_obs(sim.qpos, sim.qvel)
         buf["goals"][t] = walkers.goal
         pos = sim.qpos[:, :2]
-        heading = headings(pos, waypoints(pos, walkers.goal, rng))
+        steer_to = walkers.goal
+        if recipe.detour_rate > 0 and recipe.detour_steps > 0:
+            start = (detour_left == 0) & (rng.random(n) < recipe.detour_rate)
+            cells = free[rng.integers(len(free), size=int(start.sum()))]
+            detour_goal[start] = sample_goal_xy(walkers.maze, cells, rng, len(cells))
+            detour_left[start] = recipe.detour_steps
+            steer_to = np.where((detour_left > 0)[:, None], detour_goal, walkers.goal)
+            detour_left = np.maximum(detour_left - 1, 0)
+        heading = headings(pos, waypoints(pos, steer_to, rng))
         if recipe.lapse_rate > 0 and recipe.lapse_steps > 0:
             start = (lapse_left == 0) & (rng.random(n) < recipe.lapse_rate)
             lapse_left[start] = recipe.lapse_steps
@@ -152,6 +163,7 @@ def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, 
         buf["tout"][t] = walkers.t >= recipe.max_episode_steps
         ended = np.flatnonzero(buf["tout"][t])
         lapse_left[ended] = 0
+        detour_left[ended] = 0
         walkers.reset(ended)
     return buf, _evaluation_goal(walkers.maze, EVAL_GOAL_CELL[recipe.maze], seed)
 

@@ -20,7 +20,9 @@ it reaches the goal, a new goal at each goal in the maze recipes, episodes cut a
 
 Knobs that make the collecting behaviour worse (``d4rl`` family): ``action_scale`` (<1 a weaker, slower
 gait), ``action_noise``, ``waypoint_jitter``, ``lapse_rate`` / ``lapse_steps`` (steering lapses: with
-probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading).
+probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading),
+``detour_rate`` / ``detour_steps`` (detours: with probability ``detour_rate`` per step the ant is steered
+``detour_steps`` steps, by the same waypoints, towards a point in a random free cell, then back to its goal).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ ACTION_NOISE = 0.2  # D4RL's --noisy generation
 D4RL_EPISODE_STEPS = 1000  # D4RL's --max_episode_steps
 FAMILIES = ("d4rl", "clean")
 DEFAULT_FAMILY = DEFAULT_RECIPE
-KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps")
+KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps", "detour_rate",
+         "detour_steps")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Recipe:
     waypoint_jitter: float = 1.0  # metres: U(0, jitter) per axis on every waypoint (D4RL: s / 4 = 1)
     lapse_rate: float = 0.0  # per-step probability that a steering lapse starts
     lapse_steps: int = 0  # steps along a random heading in a lapse
+    detour_rate: float = 0.0  # per-step probability that a detour starts
+    detour_steps: int = 0  # steps steered (by the waypoints) to a random free cell's point in a detour
 
     @property
     def label(self) -> str:
@@ -111,20 +116,21 @@ def get_recipe(env_name: str, family: str = DEFAULT_FAMILY, **knobs) -> Recipe:
     recipe = dataclasses.replace(RECIPE_FAMILIES[family][key], **knobs)
     if recipe.action_noise < 0 or recipe.waypoint_jitter < 0 or recipe.action_scale <= 0:
         raise ValueError(f"recipe knobs out of range: {recipe.knobs()} (noise, jitter >= 0, scale > 0)")
-    if not 0 <= recipe.lapse_rate <= 1 or recipe.lapse_steps < 0:
-        raise ValueError(f"lapse_rate must lie in [0, 1] and lapse_steps be >= 0, got {recipe.knobs()}")
+    for rate, steps in (("lapse_rate", "lapse_steps"), ("detour_rate", "detour_steps")):
+        if not 0 <= getattr(recipe, rate) <= 1 or getattr(recipe, steps) < 0:
+            raise ValueError(f"{rate} must lie in [0, 1] and {steps} be >= 0, got {recipe.knobs()}")
     return recipe
 
 
 def parse_knobs(items: list[str]) -> dict:
-    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``lapse_steps``, else floats)."""
+    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``*_steps``, else floats)."""
     out: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in KNOBS:
             raise ValueError(f"bad knob '{item}': write NAME=VALUE with NAME one of {', '.join(KNOBS)}")
         try:
-            out[key] = int(value) if key == "lapse_steps" else float(value)
+            out[key] = int(value) if key.endswith("_steps") else float(value)
         except ValueError:
             raise ValueError(f"bad knob '{item}': '{value}' is not a number") from None
     return out

@@ -190,10 +190,38 @@ def test_steering_lapses_hold_a_random_heading():
     assert np.all(np.abs(lapsing[0] - steered[0]) > 1e-3)
 
 
+def test_detours_steer_to_a_random_free_cell_then_back(monkeypatch):
+    steered = []
+    real = GridWaypoints.__call__
+
+    def spy(self, pos, goal, rng):
+        steered.append(np.array(goal, copy=True))
+        return real(self, pos, goal, rng)
+
+    monkeypatch.setattr(GridWaypoints, "__call__", spy)
+    d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
+                 progress=False, nthread=1, knobs={"detour_rate": 1.0, "detour_steps": 25})
+    to = np.stack(steered)  # [40 steps, 2 walkers, 2]
+    own = d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1)
+    maze = get_maze("large")
+    for k in (0, 25):  # a detour from the first step for 25 steps, then the next one at once (rate 1)
+        np.testing.assert_array_equal(to[k:k + 15], np.repeat(to[k:k + 1], 15, axis=0))
+        assert np.all(np.linalg.norm(to[k] - own[k], axis=1) > 1e-3)
+        off = to[k] - maze.cell_to_xy(maze.xy_to_cell(to[k] - 0.75))
+        assert np.all((off >= 0) & (off <= 1.5))  # a goal draw in a free cell
+    assert np.all(to[24] != to[25])
+    # without detours the waypoints are steered to each episode's own goal
+    steered.clear()
+    d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
+                 progress=False, nthread=1)
+    np.testing.assert_allclose(np.stack(steered), d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1), atol=1e-5)
+
+
 def test_same_seed_same_data_other_seed_differs():
     def make(seed, nthread):
         return generate("antmaze-large-diverse-v0", 300, seed=seed, num_walkers=6, controller=_random_controller(),
-                        progress=False, nthread=nthread, knobs={"lapse_rate": 0.1, "lapse_steps": 5})
+                        progress=False, nthread=nthread,
+                        knobs={"lapse_rate": 0.1, "lapse_steps": 5, "detour_rate": 0.05, "detour_steps": 10})
 
     first = make(5, 2)
     assert make(5, 1).checksum() == first.checksum()
