@@ -37,6 +37,9 @@ ACTION_NOISE = 0.2  # D4RL's --noisy generation
 D4RL_EPISODE_STEPS = 1000  # D4RL's --max_episode_steps
 FAMILIES = ("d4rl", "clean")
 DEFAULT_FAMILY = DEFAULT_RECIPE
+# Knob values of the default (d4rl) recipes, calibrated against BC (docs/antmaze.md, "Calibration"):
+# steering lapses and detours on top of D4RL's procedure; the knobs' own defaults (below) are D4RL's.
+CALIBRATED_KNOBS = {"lapse_rate": 0.01, "lapse_steps": 40, "detour_rate": 0.01, "detour_steps": 100}
 KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps", "detour_rate",
          "detour_steps")
 
@@ -93,7 +96,8 @@ def _recipes() -> dict[str, dict[str, Recipe]]:
         # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
         starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
         goals = tuple(maze.free_cells) if r.name == "diverse" else tuple(maze.goal_cells)
-        d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl")
+        d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl",
+                            **CALIBRATED_KNOBS)
     return {"clean": clean, "d4rl": d4rl}
 
 

@@ -14,6 +14,8 @@ from cs224r.generation.generator import generate, reached_goal
 from cs224r.generation.planner import GridWaypoints
 from cs224r.generation.report import flipped
 
+D4RL_ONLY = {"lapse_rate": 0.0, "detour_rate": 0.0}  # D4RL's procedure without the calibrated knobs
+
 
 def _random_controller():
     torch.manual_seed(0)
@@ -183,9 +185,9 @@ def test_steering_lapses_hold_a_random_heading():
                  knobs=knobs)
         return np.stack(rec.headings)  # [30 steps, 2 walkers]
 
-    steered = headings()
+    steered = headings(**D4RL_ONLY)
     assert np.ptp(steered, axis=0).min() > 0.05  # the waypoint jitter moves the heading every step
-    lapsing = headings(lapse_rate=1.0, lapse_steps=100)  # one lapse from the first step on
+    lapsing = headings(lapse_rate=1.0, lapse_steps=100, detour_rate=0.0)  # one lapse from the first step on
     np.testing.assert_array_equal(lapsing, np.repeat(lapsing[:1], 30, axis=0))
     assert np.all(np.abs(lapsing[0] - steered[0]) > 1e-3)
 
@@ -200,7 +202,7 @@ def test_detours_steer_to_a_random_free_cell_then_back(monkeypatch):
 
     monkeypatch.setattr(GridWaypoints, "__call__", spy)
     d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
-                 progress=False, nthread=1, knobs={"detour_rate": 1.0, "detour_steps": 25})
+                 progress=False, nthread=1, knobs={"detour_rate": 1.0, "detour_steps": 25, "lapse_rate": 0.0})
     to = np.stack(steered)  # [40 steps, 2 walkers, 2]
     own = d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1)
     maze = get_maze("large")
@@ -213,7 +215,7 @@ def test_detours_steer_to_a_random_free_cell_then_back(monkeypatch):
     # without detours the waypoints are steered to each episode's own goal
     steered.clear()
     d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
-                 progress=False, nthread=1)
+                 progress=False, nthread=1, knobs=D4RL_ONLY)
     np.testing.assert_allclose(np.stack(steered), d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1), atol=1e-5)
 
 
