@@ -18,7 +18,8 @@
 ``clean`` (the recipes before issue 31): a line-of-sight planner, the umaze ant put back at the start when
 it reaches the goal, a new goal at each goal in the maze recipes, episodes cut at the env's limit.
 
-Knobs that make the collecting behaviour worse (``d4rl`` family): ``action_scale`` (<1 a weaker, slower
+Knobs of the ``d4rl`` family: ``goal_set`` (``g``: goals in the 'g' cells, ``free``: in any free cell), and
+those that make the collecting behaviour worse: ``action_scale`` (<1 a weaker, slower
 gait), ``action_noise``, ``waypoint_jitter``, ``lapse_rate`` / ``lapse_steps`` (steering lapses: with
 probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading),
 ``detour_rate`` / ``detour_steps`` (detours: with probability ``detour_rate`` per step the ant is steered
@@ -40,8 +41,9 @@ DEFAULT_FAMILY = DEFAULT_RECIPE
 # Knob values of the default (d4rl) recipes, calibrated against BC (docs/antmaze.md, "Calibration"):
 # steering lapses and detours on top of D4RL's procedure; the knobs' own defaults (below) are D4RL's.
 CALIBRATED_KNOBS = {"lapse_rate": 0.01, "lapse_steps": 40, "detour_rate": 0.01, "detour_steps": 100}
-KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps", "detour_rate",
-         "detour_steps")
+KNOBS = ("goal_set", "action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps",
+         "detour_rate", "detour_steps")
+GOAL_SETS = ("g", "free")  # goals in the map's 'g' cells (D4RL's goal_sampler) or in any free cell
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,12 @@ class Recipe:
     name: str  # umaze / diverse / play
     maze: str
     start_cells: tuple  # (row, col) cells episodes start in
-    goal_cells: tuple  # cells goals are drawn from
+    goal_cells: tuple  # cells goals are drawn from (d4rl family: set by ``goal_set``)
     reset_at_goal: bool  # clean family: True when reaching the goal ends the episode
     max_episode_steps: int
     action_noise: float = ACTION_NOISE
     family: str = "clean"
+    goal_set: str = "g"  # d4rl family: "g" (the 'g' cells) or "free" (any free cell)
     action_scale: float = 1.0  # the controller's action is multiplied by this before the noise
     waypoint_jitter: float = 1.0  # metres: U(0, jitter) per axis on every waypoint (D4RL: s / 4 = 1)
     lapse_rate: float = 0.0  # per-step probability that a steering lapse starts
@@ -95,9 +98,10 @@ def _recipes() -> dict[str, dict[str, Recipe]]:
         maze = get_maze(r.maze)
         # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
         starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
-        goals = tuple(maze.free_cells) if r.name == "diverse" else tuple(maze.goal_cells)
+        goal_set = "free" if r.name == "diverse" else "g"
+        goals = tuple(maze.free_cells) if goal_set == "free" else tuple(maze.goal_cells)
         d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl",
-                            **CALIBRATED_KNOBS)
+                            goal_set=goal_set, **CALIBRATED_KNOBS)
     return {"clean": clean, "d4rl": d4rl}
 
 
@@ -118,6 +122,12 @@ def get_recipe(env_name: str, family: str = DEFAULT_FAMILY, **knobs) -> Recipe:
     if unknown:
         raise KeyError(f"unknown recipe knob(s) {', '.join(sorted(unknown))}; choose from {', '.join(KNOBS)}")
     recipe = dataclasses.replace(RECIPE_FAMILIES[family][key], **knobs)
+    if "goal_set" in knobs:
+        if recipe.goal_set not in GOAL_SETS or family != "d4rl":
+            raise ValueError(f"goal_set must be one of {', '.join(GOAL_SETS)} (d4rl recipes), got {recipe.goal_set!r}")
+        maze = get_maze(recipe.maze)
+        recipe = dataclasses.replace(recipe, goal_cells=tuple(maze.free_cells if recipe.goal_set == "free"
+                                                              else maze.goal_cells))
     if recipe.action_noise < 0 or recipe.waypoint_jitter < 0 or recipe.action_scale <= 0:
         raise ValueError(f"recipe knobs out of range: {recipe.knobs()} (noise, jitter >= 0, scale > 0)")
     for rate, steps in (("lapse_rate", "lapse_steps"), ("detour_rate", "detour_steps")):
@@ -127,14 +137,15 @@ def get_recipe(env_name: str, family: str = DEFAULT_FAMILY, **knobs) -> Recipe:
 
 
 def parse_knobs(items: list[str]) -> dict:
-    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``*_steps``, else floats)."""
+    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``*_steps``, a string for
+    ``goal_set``, else floats)."""
     out: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in KNOBS:
             raise ValueError(f"bad knob '{item}': write NAME=VALUE with NAME one of {', '.join(KNOBS)}")
         try:
-            out[key] = int(value) if key.endswith("_steps") else float(value)
+            out[key] = value if key == "goal_set" else int(value) if key.endswith("_steps") else float(value)
         except ValueError:
             raise ValueError(f"bad knob '{item}': '{value}' is not a number") from None
     return out

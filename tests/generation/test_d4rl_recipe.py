@@ -230,8 +230,19 @@ def test_same_seed_same_data_other_seed_differs():
     assert make(6, 2).checksum() != first.checksum()
 
 
+def test_goal_set_knob_picks_the_goal_cells():
+    assert recipes.get_recipe("antmaze-umaze-diverse-v0", goal_set="g").goal_cells == ((3, 1),)
+    assert len(recipes.get_recipe("antmaze-umaze-diverse-v0").goal_cells) == 7  # diverse default: any free cell
+    assert len(recipes.get_recipe("antmaze-medium-play-v0", goal_set="free").goal_cells) == 26
+    with pytest.raises(ValueError, match="goal_set"):
+        recipes.get_recipe("antmaze-umaze-v0", goal_set="everywhere")
+    with pytest.raises(ValueError, match="goal_set"):
+        recipes.get_recipe("antmaze-umaze-v0", "clean", goal_set="free")
+
+
 def test_parse_knobs():
-    assert recipes.parse_knobs(["action_noise=0.5", "lapse_steps=20"]) == {"action_noise": 0.5, "lapse_steps": 20}
+    assert recipes.parse_knobs(["action_noise=0.5", "lapse_steps=20", "goal_set=g"]) == {
+        "action_noise": 0.5, "lapse_steps": 20, "goal_set": "g"}
     with pytest.raises(ValueError, match="NAME=VALUE"):
         recipes.parse_knobs(["noise=1"])
     with pytest.raises(ValueError, match="not a number"):
