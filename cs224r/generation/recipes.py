@@ -4,9 +4,9 @@
 
 - episodes of ``max_episode_steps`` (1,000) steps whatever happens: no end at the goal (the ant is kept
   steered at it and loiters) nor when the ant flips or gets stuck; a timeout marks the cut;
-- one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``*-play``: the
-  maze's 'g' cells) or any free cell (``*-diverse``, D4RL's ``multigoal_True`` files), plus D4RL's
-  uniform offsets;
+- one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``umaze-diverse``,
+  ``*-play``: the maze's 'g' cells) or any free cell (medium / large ``*-diverse``, D4RL's
+  ``multigoal_True`` files), plus D4RL's uniform offsets;
 - the start is the reset cell (``umaze``), or a random free cell with multi-start (``*-play``,
   ``*-diverse``: D4RL's ``multistart_True`` files);
 - the waypoint is recomputed every step: the next cell of a shortest grid path (the cell found with
@@ -98,7 +98,9 @@ def _recipes() -> dict[str, dict[str, Recipe]]:
         maze = get_maze(r.maze)
         # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
         starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
-        goal_set = "free" if r.name == "diverse" else "g"
+        # diverse: any free cell (D4RL's multigoal_True), except umaze-diverse, calibrated to D4RL's public
+        # goal_sampler (its U_MAZE has one 'g' cell, the evaluation cell) - docs/antmaze.md, "Calibration"
+        goal_set = "free" if r.name == "diverse" and r.maze != "umaze" else "g"
         goals = tuple(maze.free_cells) if goal_set == "free" else tuple(maze.goal_cells)
         d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl",
                             goal_set=goal_set, **CALIBRATED_KNOBS)

@@ -98,7 +98,7 @@ def test_goal_per_episode_from_the_goal_cells(monkeypatch):
 def test_diverse_starts_and_goals_anywhere(monkeypatch):
     _short_episodes(monkeypatch, "antmaze-umaze-diverse-v0", 20)
     d = generate("antmaze-umaze-diverse-v0", 1600, seed=2, num_walkers=4, controller=_random_controller(),
-                 progress=False, nthread=2)
+                 progress=False, nthread=2, knobs={"goal_set": "free"})
     maze = get_maze("umaze")
     starts = maze.xy_to_cell(d.observations.reshape(-1, 20, 29)[:, 0, :2])
     goals = maze.xy_to_cell(d.infos["goal"].reshape(-1, 20, 2)[:, 0] - 0.75)
@@ -231,8 +231,10 @@ def test_same_seed_same_data_other_seed_differs():
 
 
 def test_goal_set_knob_picks_the_goal_cells():
-    assert recipes.get_recipe("antmaze-umaze-diverse-v0", goal_set="g").goal_cells == ((3, 1),)
-    assert len(recipes.get_recipe("antmaze-umaze-diverse-v0").goal_cells) == 7  # diverse default: any free cell
+    assert len(recipes.get_recipe("antmaze-umaze-diverse-v0", goal_set="free").goal_cells) == 7
+    assert recipes.get_recipe("antmaze-umaze-diverse-v0").goal_cells == ((3, 1),)  # calibrated default: 'g'
+    assert len(recipes.get_recipe("antmaze-medium-diverse-v0").goal_cells) == 26  # diverse default: any free cell
+    assert recipes.get_recipe("antmaze-medium-play-v0", goal_set="g").goal_cells == ((2, 6), (5, 1), (6, 5))
     assert len(recipes.get_recipe("antmaze-medium-play-v0", goal_set="free").goal_cells) == 26
     with pytest.raises(ValueError, match="goal_set"):
         recipes.get_recipe("antmaze-umaze-v0", goal_set="everywhere")
