@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs224r.generation.generator import DEFAULT_TRANSITIONS, DEFAULT_WALKERS, generate_to_file  # noqa: E402
-from cs224r.generation.recipes import DEFAULT_FAMILY, FAMILIES, KNOBS, RECIPES, parse_knobs  # noqa: E402
+from cs224r.generation.recipes import DEFAULT_FAMILY, FAMILIES, KNOBS, RECIPES, get_recipe, parse_knobs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown --env-name '{args.env_name}'; choose one of {', '.join(RECIPES)}")
     try:
         knobs = parse_knobs(args.knob)
-    except ValueError as err:
-        parser.error(str(err))
+        get_recipe(name, args.recipe, **knobs)  # checks the knobs' values before any work
+    except (KeyError, ValueError) as err:
+        parser.error(str(err.args[0]) if err.args else str(err))
     if knobs and not args.out:
         parser.error("--knob makes a file that is not the default recipe's; name it with --out")
     out = Path(args.out) if args.out else cache_path(name, args.recipe)

@@ -48,3 +48,10 @@ def test_zero_subnormals_zeroes_exactly_the_subnormal_entries():
     assert out["a"]["w"].tolist() == [tiny, 0.0, 0.0, 0.0, 1.0, 0.0]
     assert out["a"]["step"] == 5 and torch.equal(out["b"][0], x.double())  # float64 and non-tensors untouched
     assert x[1] != 0  # the input is left as it was
+
+
+def test_bench_generate_runs_both_recipes(capsys):
+    assert _load("bench_generate").main(["--transitions", "40", "--num-walkers", "4",
+                                         "--knob", "lapse_rate=0.1", "--knob", "lapse_steps=3"]) == 0
+    out = capsys.readouterr().out
+    assert "clean:" in out and "d4rl:" in out and "d4rl / clean speed ratio" in out

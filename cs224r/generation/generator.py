@@ -125,24 +125,52 @@ def _evaluation_goal(maze, eval_cell: tuple[int, int], seed: int) -> np.ndarray:
     return sample_goal_xy(maze, eval_cell, np.random.default_rng([seed, 1]), 1)[0]
 
 
+class _Spells:
+    """Per-walker spells (steering lapses, detours): one starts with probability ``rate`` per step when none
+    is on, and lasts ``steps`` steps, the starting one included."""
+
+    def __init__(self, n: int, rate: float, steps: int) -> None:
+        self.rate, self.steps = rate, steps
+        self.enabled = rate > 0 and steps > 0
+        self.left = np.zeros(n, dtype=np.int64)
+
+    def start(self, rng: np.random.Generator) -> np.ndarray:
+        """Draw which walkers start a spell at this step (bool [n])."""
+        new = (self.left == 0) & (rng.random(len(self.left)) < self.rate)
+        self.left[new] = self.steps
+        return new
+
+    def tick(self) -> np.ndarray:
+        """Which walkers are in a spell at this step (bool [n]); counts the step off."""
+        on = self.left > 0
+        self.left = np.maximum(self.left - 1, 0)
+        return on
+
+
 def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, bar) -> tuple[dict, np.ndarray]:
     """The ``d4rl`` family's loop (see ``recipes.py``): fixed-length episodes, per-step jittered waypoints."""
     recipe, rng, sim, n = walkers.recipe, walkers.rng, walkers.sim, walkers.n
     waypoints = GridWaypoints(walkers.maze, recipe.waypoint_jitter)
     buf = _buffers(steps, n)
-    lapse_left = np.zeros(n, dtype=np.int64)
-    lapse_heading = np.zeros(n)
+    lapses = _Spells(n, recipe.lapse_rate, recipe.lapse_steps)
+    detours = _Spells(n, recipe.detour_rate, recipe.detour_steps)
+    lapse_heading, detour_goal = np.zeros(n), np.zeros((n, 2))
+    free = np.array(walkers.maze.free_cells)
     for t in bar(range(steps)):
         buf["o"][t] = ant_obs(sim.qpos, sim.qvel)
         buf["goals"][t] = walkers.goal
         pos = sim.qpos[:, :2]
-        heading = headings(pos, waypoints(pos, walkers.goal, rng))
-        if recipe.lapse_rate > 0 and recipe.lapse_steps > 0:
-            start = (lapse_left == 0) & (rng.random(n) < recipe.lapse_rate)
-            lapse_left[start] = recipe.lapse_steps
-            lapse_heading[start] = rng.uniform(-np.pi, np.pi, int(start.sum()))
-            heading = np.where(lapse_left > 0, lapse_heading, heading)
-            lapse_left = np.maximum(lapse_left - 1, 0)
+        steer_to = walkers.goal
+        if detours.enabled:
+            new = detours.start(rng)
+            cells = free[rng.integers(len(free), size=int(new.sum()))]
+            detour_goal[new] = sample_goal_xy(walkers.maze, cells, rng, len(cells))
+            steer_to = np.where(detours.tick()[:, None], detour_goal, walkers.goal)
+        heading = headings(pos, waypoints(pos, steer_to, rng))
+        if lapses.enabled:
+            new = lapses.start(rng)
+            lapse_heading[new] = rng.uniform(-np.pi, np.pi, int(new.sum()))
+            heading = np.where(lapses.tick(), lapse_heading, heading)
         act = recipe.action_scale * controller.act(sim.qpos, sim.qvel, heading)
         act = np.clip(act + recipe.action_noise * rng.standard_normal(act.shape), -1.0, 1.0)
         buf["a"][t] = act
@@ -151,7 +179,7 @@ def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, 
         buf["o2"][t] = ant_obs(sim.qpos, sim.qvel)
         buf["tout"][t] = walkers.t >= recipe.max_episode_steps
         ended = np.flatnonzero(buf["tout"][t])
-        lapse_left[ended] = 0
+        lapses.left[ended] = detours.left[ended] = 0
         walkers.reset(ended)
     return buf, _evaluation_goal(walkers.maze, EVAL_GOAL_CELL[recipe.maze], seed)
 

@@ -4,9 +4,9 @@
 
 - episodes of ``max_episode_steps`` (1,000) steps whatever happens: no end at the goal (the ant is kept
   steered at it and loiters) nor when the ant flips or gets stuck; a timeout marks the cut;
-- one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``*-play``: the
-  maze's 'g' cells) or any free cell (``*-diverse``, D4RL's ``multigoal_True`` files), plus D4RL's
-  uniform offsets;
+- one goal per episode from D4RL's ``goal_sampler``: a random goal cell (``umaze``, ``umaze-diverse``,
+  ``*-play``: the maze's 'g' cells) or any free cell (medium / large ``*-diverse``, D4RL's
+  ``multigoal_True`` files), plus D4RL's uniform offsets;
 - the start is the reset cell (``umaze``), or a random free cell with multi-start (``*-play``,
   ``*-diverse``: D4RL's ``multistart_True`` files);
 - the waypoint is recomputed every step: the next cell of a shortest grid path (the cell found with
@@ -18,9 +18,12 @@
 ``clean`` (the recipes before issue 31): a line-of-sight planner, the umaze ant put back at the start when
 it reaches the goal, a new goal at each goal in the maze recipes, episodes cut at the env's limit.
 
-Knobs that make the collecting behaviour worse (``d4rl`` family): ``action_scale`` (<1 a weaker, slower
+Knobs of the ``d4rl`` family: ``goal_set`` (``g``: goals in the 'g' cells, ``free``: in any free cell), and
+those that make the collecting behaviour worse: ``action_scale`` (<1 a weaker, slower
 gait), ``action_noise``, ``waypoint_jitter``, ``lapse_rate`` / ``lapse_steps`` (steering lapses: with
-probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading).
+probability ``lapse_rate`` per step the ant walks ``lapse_steps`` steps along a random heading),
+``detour_rate`` / ``detour_steps`` (detours: with probability ``detour_rate`` per step the ant is steered
+``detour_steps`` steps, by the same waypoints, towards a point in a random free cell, then back to its goal).
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ ACTION_NOISE = 0.2  # D4RL's --noisy generation
 D4RL_EPISODE_STEPS = 1000  # D4RL's --max_episode_steps
 FAMILIES = ("d4rl", "clean")
 DEFAULT_FAMILY = DEFAULT_RECIPE
-KNOBS = ("action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps")
+# Knob values of the default (d4rl) recipes, calibrated against BC (docs/antmaze.md, "Calibration"):
+# steering lapses and detours on top of D4RL's procedure; the knobs' own defaults (below) are D4RL's.
+CALIBRATED_KNOBS = {"lapse_rate": 0.01, "lapse_steps": 40, "detour_rate": 0.01, "detour_steps": 100}
+KNOBS = ("goal_set", "action_noise", "action_scale", "waypoint_jitter", "lapse_rate", "lapse_steps",
+         "detour_rate", "detour_steps")
+GOAL_SETS = ("g", "free")  # goals in the map's 'g' cells (D4RL's goal_sampler) or in any free cell
 
 
 @dataclass(frozen=True)
@@ -43,15 +51,18 @@ class Recipe:
     name: str  # umaze / diverse / play
     maze: str
     start_cells: tuple  # (row, col) cells episodes start in
-    goal_cells: tuple  # cells goals are drawn from
+    goal_cells: tuple  # cells goals are drawn from (d4rl family: set by ``goal_set``)
     reset_at_goal: bool  # clean family: True when reaching the goal ends the episode
     max_episode_steps: int
     action_noise: float = ACTION_NOISE
     family: str = "clean"
+    goal_set: str = "g"  # d4rl family: "g" (the 'g' cells) or "free" (any free cell)
     action_scale: float = 1.0  # the controller's action is multiplied by this before the noise
     waypoint_jitter: float = 1.0  # metres: U(0, jitter) per axis on every waypoint (D4RL: s / 4 = 1)
     lapse_rate: float = 0.0  # per-step probability that a steering lapse starts
     lapse_steps: int = 0  # steps along a random heading in a lapse
+    detour_rate: float = 0.0  # per-step probability that a detour starts
+    detour_steps: int = 0  # steps steered (by the waypoints) to a random free cell's point in a detour
 
     @property
     def label(self) -> str:
@@ -87,8 +98,12 @@ def _recipes() -> dict[str, dict[str, Recipe]]:
         maze = get_maze(r.maze)
         # D4RL's file names: umaze multistart False / multigoal False, play True / False, diverse True / True
         starts = (maze.reset_cell,) if r.name == "umaze" else tuple(maze.free_cells)
-        goals = tuple(maze.free_cells) if r.name == "diverse" else tuple(maze.goal_cells)
-        d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl")
+        # diverse: any free cell (D4RL's multigoal_True), except umaze-diverse, calibrated to D4RL's public
+        # goal_sampler (its U_MAZE has one 'g' cell, the evaluation cell) - docs/antmaze.md, "Calibration"
+        goal_set = "free" if r.name == "diverse" and r.maze != "umaze" else "g"
+        goals = tuple(maze.free_cells) if goal_set == "free" else tuple(maze.goal_cells)
+        d4rl[name] = Recipe(r.name, r.maze, starts, goals, False, D4RL_EPISODE_STEPS, family="d4rl",
+                            goal_set=goal_set, **CALIBRATED_KNOBS)
     return {"clean": clean, "d4rl": d4rl}
 
 
@@ -109,22 +124,30 @@ def get_recipe(env_name: str, family: str = DEFAULT_FAMILY, **knobs) -> Recipe:
     if unknown:
         raise KeyError(f"unknown recipe knob(s) {', '.join(sorted(unknown))}; choose from {', '.join(KNOBS)}")
     recipe = dataclasses.replace(RECIPE_FAMILIES[family][key], **knobs)
+    if "goal_set" in knobs:
+        if recipe.goal_set not in GOAL_SETS or family != "d4rl":
+            raise ValueError(f"goal_set must be one of {', '.join(GOAL_SETS)} (d4rl recipes), got {recipe.goal_set!r}")
+        maze = get_maze(recipe.maze)
+        recipe = dataclasses.replace(recipe, goal_cells=tuple(maze.free_cells if recipe.goal_set == "free"
+                                                              else maze.goal_cells))
     if recipe.action_noise < 0 or recipe.waypoint_jitter < 0 or recipe.action_scale <= 0:
         raise ValueError(f"recipe knobs out of range: {recipe.knobs()} (noise, jitter >= 0, scale > 0)")
-    if not 0 <= recipe.lapse_rate <= 1 or recipe.lapse_steps < 0:
-        raise ValueError(f"lapse_rate must lie in [0, 1] and lapse_steps be >= 0, got {recipe.knobs()}")
+    for rate, steps in (("lapse_rate", "lapse_steps"), ("detour_rate", "detour_steps")):
+        if not 0 <= getattr(recipe, rate) <= 1 or getattr(recipe, steps) < 0:
+            raise ValueError(f"{rate} must lie in [0, 1] and {steps} be >= 0, got {recipe.knobs()}")
     return recipe
 
 
 def parse_knobs(items: list[str]) -> dict:
-    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``lapse_steps``, else floats)."""
+    """``["action_noise=0.5", "lapse_steps=20"]`` -> knob values (ints for ``*_steps``, a string for
+    ``goal_set``, else floats)."""
     out: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in KNOBS:
             raise ValueError(f"bad knob '{item}': write NAME=VALUE with NAME one of {', '.join(KNOBS)}")
         try:
-            out[key] = int(value) if key == "lapse_steps" else float(value)
+            out[key] = value if key == "goal_set" else int(value) if key.endswith("_steps") else float(value)
         except ValueError:
             raise ValueError(f"bad knob '{item}': '{value}' is not a number") from None
     return out

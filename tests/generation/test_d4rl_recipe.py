@@ -14,6 +14,8 @@ from cs224r.generation.generator import generate, reached_goal
 from cs224r.generation.planner import GridWaypoints
 from cs224r.generation.report import flipped
 
+D4RL_ONLY = {"lapse_rate": 0.0, "detour_rate": 0.0}  # D4RL's procedure without the calibrated knobs
+
 
 def _random_controller():
     torch.manual_seed(0)
@@ -96,7 +98,7 @@ def test_goal_per_episode_from_the_goal_cells(monkeypatch):
 def test_diverse_starts_and_goals_anywhere(monkeypatch):
     _short_episodes(monkeypatch, "antmaze-umaze-diverse-v0", 20)
     d = generate("antmaze-umaze-diverse-v0", 1600, seed=2, num_walkers=4, controller=_random_controller(),
-                 progress=False, nthread=2)
+                 progress=False, nthread=2, knobs={"goal_set": "free"})
     maze = get_maze("umaze")
     starts = maze.xy_to_cell(d.observations.reshape(-1, 20, 29)[:, 0, :2])
     goals = maze.xy_to_cell(d.infos["goal"].reshape(-1, 20, 2)[:, 0] - 0.75)
@@ -183,25 +185,66 @@ def test_steering_lapses_hold_a_random_heading():
                  knobs=knobs)
         return np.stack(rec.headings)  # [30 steps, 2 walkers]
 
-    steered = headings()
+    steered = headings(**D4RL_ONLY)
     assert np.ptp(steered, axis=0).min() > 0.05  # the waypoint jitter moves the heading every step
-    lapsing = headings(lapse_rate=1.0, lapse_steps=100)  # one lapse from the first step on
+    lapsing = headings(lapse_rate=1.0, lapse_steps=100, detour_rate=0.0)  # one lapse from the first step on
     np.testing.assert_array_equal(lapsing, np.repeat(lapsing[:1], 30, axis=0))
     assert np.all(np.abs(lapsing[0] - steered[0]) > 1e-3)
+
+
+def test_detours_steer_to_a_random_free_cell_then_back(monkeypatch):
+    steered = []
+    real = GridWaypoints.__call__
+
+    def spy(self, pos, goal, rng):
+        steered.append(np.array(goal, copy=True))
+        return real(self, pos, goal, rng)
+
+    monkeypatch.setattr(GridWaypoints, "__call__", spy)
+    d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
+                 progress=False, nthread=1, knobs={"detour_rate": 1.0, "detour_steps": 25, "lapse_rate": 0.0})
+    to = np.stack(steered)  # [40 steps, 2 walkers, 2]
+    own = d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1)
+    maze = get_maze("large")
+    for k in (0, 25):  # a detour from the first step for 25 steps, then the next one at once (rate 1)
+        np.testing.assert_array_equal(to[k:k + 15], np.repeat(to[k:k + 1], 15, axis=0))
+        assert np.all(np.linalg.norm(to[k] - own[k], axis=1) > 1e-3)
+        off = to[k] - maze.cell_to_xy(maze.xy_to_cell(to[k] - 0.75))
+        assert np.all((off >= 0) & (off <= 1.5))  # a goal draw in a free cell
+    assert np.all(to[24] != to[25])
+    # without detours the waypoints are steered to each episode's own goal
+    steered.clear()
+    d = generate("antmaze-large-diverse-v0", 80, seed=1, num_walkers=2, controller=_random_controller(),
+                 progress=False, nthread=1, knobs=D4RL_ONLY)
+    np.testing.assert_allclose(np.stack(steered), d.infos["goal"].reshape(2, 40, 2).swapaxes(0, 1), atol=1e-5)
 
 
 def test_same_seed_same_data_other_seed_differs():
     def make(seed, nthread):
         return generate("antmaze-large-diverse-v0", 300, seed=seed, num_walkers=6, controller=_random_controller(),
-                        progress=False, nthread=nthread, knobs={"lapse_rate": 0.1, "lapse_steps": 5})
+                        progress=False, nthread=nthread,
+                        knobs={"lapse_rate": 0.1, "lapse_steps": 5, "detour_rate": 0.05, "detour_steps": 10})
 
     first = make(5, 2)
     assert make(5, 1).checksum() == first.checksum()
     assert make(6, 2).checksum() != first.checksum()
 
 
+def test_goal_set_knob_picks_the_goal_cells():
+    assert len(recipes.get_recipe("antmaze-umaze-diverse-v0", goal_set="free").goal_cells) == 7
+    assert recipes.get_recipe("antmaze-umaze-diverse-v0").goal_cells == ((3, 1),)  # calibrated default: 'g'
+    assert len(recipes.get_recipe("antmaze-medium-diverse-v0").goal_cells) == 26  # diverse default: any free cell
+    assert recipes.get_recipe("antmaze-medium-play-v0", goal_set="g").goal_cells == ((2, 6), (5, 1), (6, 5))
+    assert len(recipes.get_recipe("antmaze-medium-play-v0", goal_set="free").goal_cells) == 26
+    with pytest.raises(ValueError, match="goal_set"):
+        recipes.get_recipe("antmaze-umaze-v0", goal_set="everywhere")
+    with pytest.raises(ValueError, match="goal_set"):
+        recipes.get_recipe("antmaze-umaze-v0", "clean", goal_set="free")
+
+
 def test_parse_knobs():
-    assert recipes.parse_knobs(["action_noise=0.5", "lapse_steps=20"]) == {"action_noise": 0.5, "lapse_steps": 20}
+    assert recipes.parse_knobs(["action_noise=0.5", "lapse_steps=20", "goal_set=g"]) == {
+        "action_noise": 0.5, "lapse_steps": 20, "goal_set": "g"}
     with pytest.raises(ValueError, match="NAME=VALUE"):
         recipes.parse_knobs(["noise=1"])
     with pytest.raises(ValueError, match="not a number"):

@@ -13,10 +13,11 @@ from cs224r.envs.antmaze.sim import BatchedSim, reset_states, step_sims
 GOAL_RADIUS = 0.5  # D4RL: sparse reward when the torso (x, y) is within 0.5 of the goal
 
 
-def sample_goal_xy(maze: Maze, cell: tuple[int, int], rng: np.random.Generator, n: int = 1) -> np.ndarray:
-    """D4RL's evaluation goal: the cell centre plus U(0, s/4) plus U(0, 0.5) * s/4 on each axis, floored at 0."""
+def sample_goal_xy(maze: Maze, cell, rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    """D4RL's evaluation goal: the cell centre plus U(0, s/4) plus U(0, 0.5) * s/4 on each axis, floored at 0.
+    ``cell`` is one (row, col) for ``n`` goals, or ``n`` cells [n, 2] for one goal in each."""
     s = maze.scaling
-    xy = maze.cell_to_xy(np.asarray(cell))[None, :] + rng.uniform(0, 0.25 * s, (n, 2))
+    xy = maze.cell_to_xy(np.asarray(cell)) + rng.uniform(0, 0.25 * s, (n, 2))
     xy = xy + rng.uniform(0, 0.5, (n, 2)) * 0.25 * s
     return np.maximum(xy, 0.0)
 
