@@ -152,9 +152,15 @@ def resolve_dataset(
         data.metadata["resolved_from"] = f"{how} {where}"  # which source served it (launches report this)
         return data
 
+    def read_file(path: Path, how: str) -> Dataset:
+        return finish(read_d4rl_hdf5(path, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(path), how)
+
     def read_official(path: Path, how: str) -> Dataset:
         check_sha256(path)
-        return finish(read_d4rl_hdf5(path, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(path), how)
+        return read_file(path, how)
+
+    def read_store(how: str) -> Dataset:
+        return finish(read_minari(mid, obs_dim=obs_dim, act_dim=act_dim), str(minari_dataset_dir(mid)), how)
 
     if dataset_path is not None:
         path = Path(dataset_path).expanduser()
@@ -186,17 +192,14 @@ def resolve_dataset(
         converted = cache_path(env_name)  # a Minari dataset converted to a D4RL-layout file beats the store
         looked.append(f"cache file {converted}")
         if converted.exists():
-            return finish(read_d4rl_hdf5(converted, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name),
-                          str(converted), "cache file")
+            return read_file(converted, "cache file")
         looked.append(f"Minari store {minari_dataset_dir(mid)} (set $MINARI_DATASETS_PATH to change it)")
         if minari_available(mid):
-            return finish(read_minari(mid, obs_dim=obs_dim, act_dim=act_dim), str(minari_dataset_dir(mid)),
-                          "Minari store")
+            return read_store("Minari store")
         if downloads_enabled():
             try:
                 download_minari(mid)
-                return finish(read_minari(mid, obs_dim=obs_dim, act_dim=act_dim), str(minari_dataset_dir(mid)),
-                              "Minari dataset, downloaded to")
+                return read_store("Minari dataset, downloaded to")
             except DatasetError as err:
                 looked.append(f"minari download ({err})")
         else:
@@ -213,8 +216,7 @@ def resolve_dataset(
     if cached.exists():
         if fallback:
             say(f"cs224r: {fallback}using the package's own dataset {cached} instead (not the official data)")
-        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached),
-                      "cache file")
+        return read_file(cached, "cache file")
 
     fn = _GENERATORS.get(generated_name)
     if fn is not None and generate:
@@ -224,8 +226,7 @@ def resolve_dataset(
         fn(generated_name, cached)
         if not cached.exists():
             raise DatasetError(f"{cached}: the generator for '{generated_name}' finished without writing this file")
-        return finish(read_d4rl_hdf5(cached, obs_dim=obs_dim, act_dim=act_dim, env_name=env_name), str(cached),
-                      "generated now (the package's own data, not an official file) into")
+        return read_file(cached, "generated now (the package's own data, not an official file) into")
     looked.append("a registered generator (none for this name)" if fn is None
                   else "generation on first use (disabled by CS224R_AUTO_GENERATE=0)")
     ways = [f"make it with `{GENERATE_COMMAND.format(name=generated_name)}`"] if fn is not None else []
