@@ -90,22 +90,21 @@ class TaskEnv(gymnasium.Env):
 
 def _point_picture(batch: Any, size: int) -> np.ndarray:
     """A plain picture of a 2-D point task: the room in white, the goal in green, the point in blue."""
-    img = np.full((size, size, 3), 255, np.uint8)
-    extent = getattr(batch, "size", None) or getattr(getattr(batch, "maze", None), "size", None) or 10.0
-    lo, hi = (np.zeros(2), np.full(2, float(np.max(extent))))
-
-    def dot(xy: np.ndarray, colour: tuple[int, int, int], radius: int) -> None:
-        u = (np.asarray(xy, float) - lo) / (hi - lo)
-        col, row = int(u[0] * (size - 1)), int((1 - u[1]) * (size - 1))
-        rr, cc = np.ogrid[:size, :size]
-        img[(rr - row) ** 2 + (cc - col) ** 2 <= radius ** 2] = colour
-
-    goal = getattr(getattr(batch, "maze", None), "goal", None)
-    if goal is None:
+    maze = getattr(batch, "maze", None)
+    if maze is not None:  # Pointmass
+        extent, goal = maze.size, maze.goal
+    else:  # point-reach
         from cs224r.envs import point_reach
 
-        goal = point_reach.GOAL if isinstance(batch, point_reach.PointReachBatch) else None
-    if goal is not None:
-        dot(goal, (40, 170, 60), max(2, size // 30))
+        extent, goal = point_reach.SIZE, point_reach.GOAL
+    img = np.full((size, size, 3), 255, np.uint8)
+    rr, cc = np.ogrid[:size, :size]
+
+    def dot(xy: np.ndarray, colour: tuple[int, int, int], radius: int) -> None:
+        u = np.asarray(xy, float) / extent
+        col, row = int(u[0] * (size - 1)), int((1 - u[1]) * (size - 1))
+        img[(rr - row) ** 2 + (cc - col) ** 2 <= radius ** 2] = colour
+
+    dot(goal, (40, 170, 60), max(2, size // 30))
     dot(batch.pos[0], (30, 60, 220), max(2, size // 40))
     return img
