@@ -88,12 +88,9 @@ def package_data_patterns(pyproject: str | Path = PYPROJECT) -> list[str]:
     directory (``"generation/weights/*.pt"``): the non-Python files a ``pip install`` ships."""
     try:
         import tomllib as toml_reader  # Python 3.11+
-
-        table = toml_reader.loads(Path(pyproject).read_text())
     except ImportError:  # Python 3.10: the ``toml`` package, a dependency of the Modal client
         import toml as toml_reader
-
-        table = toml_reader.loads(Path(pyproject).read_text())
+    table = toml_reader.loads(Path(pyproject).read_text())
     declared = table.get("tool", {}).get("setuptools", {}).get("package-data", {})
     patterns = []
     for package, globs in declared.items():
