@@ -41,8 +41,10 @@ from cs224r.infrastructure.rl_trainer import (
     RunClock,
     StopRequest,
     TrainingError,
+    check_resume_flags,
     cross_device_message,
     start_over,
+    state_normalizer,
 )
 from cs224r.infrastructure.run_lock import RunLock, lock_all, release_all
 from cs224r.infrastructure.utils import atomic_write, save_policy
@@ -135,6 +137,15 @@ class MultiSeedTrainer:
                         raise TrainingError(f"{d} already holds a run; pass --resume to continue it, "
                                             "or choose another --exp-name / --log-dir")
                     start_over(d)
+        states = self._read_checkpoints() if resume else None
+        # --normalize-states: one set of statistics for all seeds (one dataset), as RL_Trainer computes them
+        self.obs_normalizer = state_normalizer(config, self.dataset, states and states[0])
+        if self.obs_normalizer is not None:
+            if states and any(not self.obs_normalizer.same_as(state_normalizer(config, self.dataset, st))
+                              for st in states[1:]):
+                raise TrainingError("the seeds' checkpoints hold different state statistics; resume each seed "
+                                    "separately without --fast")
+            self.dataset = self.obs_normalizer.normalize_dataset(self.dataset)
         self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
@@ -142,8 +153,8 @@ class MultiSeedTrainer:
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[list[dict]] = [[] for _ in seeds]
-        if resume:
-            rows = self._load_checkpoints()
+        if states is not None:
+            rows = self._restore(states)
         self.loggers = []
         for cfg, run_dir, seed_rows in zip(self.configs, self.run_dirs, rows):
             cfg_dict = dataclasses.asdict(cfg)
@@ -227,7 +238,7 @@ class MultiSeedTrainer:
                     else:
                         self.save_checkpoints()
             for s, run_dir in enumerate(self.run_dirs):
-                save_policy(self.agent.sync_shell(s).actor, run_dir / "policy.pt")
+                save_policy(self.agent.sync_shell(s).actor, run_dir / "policy.pt", self.obs_normalizer)
         except BaseException as err:
             if self._pending is not None and not isinstance(err, KeyboardInterrupt):
                 try:  # training failed: keep the rows (and checkpoint) of the evaluation still running
@@ -336,7 +347,10 @@ class MultiSeedTrainer:
         returns, lengths = np.zeros((S, n)), np.zeros((S, n), dtype=np.int64)
         successes, alive = np.zeros((S, n), dtype=bool), np.ones((S, n), dtype=bool)
         while alive.any():
-            batch = torch.from_numpy(np.stack([np.asarray(o, dtype=np.float32) for o in obs])).to(self.device)
+            batch = np.stack([np.asarray(o, dtype=np.float32) for o in obs])
+            if self.obs_normalizer is not None:  # the networks see what RL_Trainer.evaluate gives them
+                batch = self.obs_normalizer(batch)
+            batch = torch.from_numpy(batch).to(self.device)
             actions = ptu.to_numpy(self.agent.act_deterministic(batch, actor))
             # AntMaze: every seed's live episodes in one threaded simulator call
             live = [s for s in range(S) if alive[s].any()]
@@ -364,14 +378,18 @@ class MultiSeedTrainer:
         return [{"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
                  "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
                  "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
-                 "config": dataclasses.asdict(self.configs[s])} for s in range(self.S)]
+                 "config": dataclasses.asdict(self.configs[s]), **self._normalizer_state()} for s in range(self.S)]
+
+    def _normalizer_state(self) -> dict:
+        """The checkpoint's ``obs_normalizer`` entry (as ``RL_Trainer`` writes it), or nothing."""
+        return {} if self.obs_normalizer is None else {"obs_normalizer": self.obs_normalizer.state_dict()}
 
     def _write_checkpoints(self, states: list[dict]) -> None:
         for s, state in enumerate(states):
             state = {**state, "rows": list(self.loggers[s].rows)}
             checkpoint.save(self.ckpt_paths[s], state)
 
-    def _load_checkpoints(self) -> list[list[dict]]:
+    def _read_checkpoints(self) -> list[dict]:
         """Every seed's newest checkpoint at a step that all seeds have (a damaged latest one falls back to
         the previous, for all seeds alike)."""
         found = []
@@ -381,11 +399,7 @@ class MultiSeedTrainer:
             except checkpoint.CheckpointError as err:
                 raise TrainingError(str(err)) from err
             for used, state in found[-1].states:
-                old = state["config"]
-                for key in ("env_name", "seed", "batch_size"):
-                    if old.get(key) != getattr(self.configs[s], key):
-                        raise TrainingError(f"checkpoint {used} was made with {key}={old.get(key)!r}, "
-                                            f"not {getattr(self.configs[s], key)!r}; resume with the same flags")
+                check_resume_flags(used, state["config"], self.configs[s])
         for path, f in zip(self.ckpt_paths, found):
             if not f.states:
                 raise TrainingError(f"{'; '.join(f.problems)}; delete {path.parent} to start that seed over")
@@ -404,6 +418,11 @@ class MultiSeedTrainer:
                        else f"{path} (step {latest['step']}) is ahead of the other seeds'")
                 print(f"{why}; resuming from the previous checkpoint {used} (step {step})")
             states.append(state)
+        return states
+
+    def _restore(self, states: list[dict]) -> list[list[dict]]:
+        """Continue every seed from its checkpoint state; returns each seed's logged rows."""
+        step = states[0]["step"]
         for s, state in enumerate(states):
             self.agent.shells[s].load_state_dict(state["agent"])
             try:

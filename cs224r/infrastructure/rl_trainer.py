@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cs224r.data.filtering import clip_actions
+from cs224r.data.normalization import EPS, StateNormalizer
 from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
@@ -122,6 +123,18 @@ class RL_Trainer:
         clip_actions(self.dataset, getattr(config, "action_clip", 0.0))
         if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
             self.dataset = agent_cls.prepare_dataset(self.dataset, config)
+        resume_from = None
+        if config.resume and checkpoint.exists(self.ckpt_path):
+            resume_from = self._read_checkpoint()
+        elif (self.run_dir / "metrics.csv").exists() or checkpoint.exists(self.ckpt_path):
+            if not config.resume:
+                raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
+                                    "or choose another --exp-name / --log-dir")
+            start_over(self.run_dir)
+        # --normalize-states: the statistics of this dataset, or on resume the ones the run started with
+        self.obs_normalizer = state_normalizer(config, self.dataset, resume_from and resume_from[1])
+        if self.obs_normalizer is not None:
+            self.dataset = self.obs_normalizer.normalize_dataset(self.dataset)
         self.buffer = ReplayBuffer(self.dataset, self.device, seed=config.seed)
         self.agent = agent_cls(self.spec.obs_dim, self.spec.act_dim, self.spec.discrete, config)
         self.eval_env = self.spec.make_batch(config.eval_episodes)
@@ -130,13 +143,8 @@ class RL_Trainer:
         self.loss_sums: dict[str, torch.Tensor] = {}
         self.loss_count = 0
         rows: list[dict] = []
-        if config.resume and checkpoint.exists(self.ckpt_path):
-            rows = self._load_checkpoint()
-        elif (self.run_dir / "metrics.csv").exists() or checkpoint.exists(self.ckpt_path):
-            if not config.resume:
-                raise TrainingError(f"{self.run_dir} already holds a run; pass --resume to continue it, "
-                                    "or choose another --exp-name / --log-dir")
-            start_over(self.run_dir)
+        if resume_from is not None:
+            rows = self._restore(*resume_from)
         cfg = dataclasses.asdict(config)
         atomic_write(self.run_dir / "config.json",
                      lambda tmp: Path(tmp).write_text(json.dumps(cfg, indent=2, default=str)))
@@ -173,7 +181,7 @@ class RL_Trainer:
                     interval_start, steps_at_start = time.perf_counter(), self.step
                 if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
                     self.save_checkpoint()
-            save_policy(self.agent.actor, self.run_dir / "policy.pt")
+            save_policy(self.agent.actor, self.run_dir / "policy.pt", self.obs_normalizer)
         finally:
             stop.restore()
             bar.close()
@@ -202,11 +210,18 @@ class RL_Trainer:
         self.logger.log(row)
         return row
 
+    def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
+        """Observations as the networks see them (``--normalize-states``; unchanged without it)."""
+        return obs if self.obs_normalizer is None else self.obs_normalizer(obs)
+
+    def policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The deterministic policy on the env's raw observations (what evaluation, videos and pictures run)."""
+        actor = self.agent.actor
+        return lambda obs: actor.get_action(self.normalize_obs(obs), deterministic=True)
+
     def evaluate(self) -> dict[str, float]:
         """``eval_episodes`` episodes of the deterministic policy, seeded by (seed, step)."""
-        actor = self.agent.actor
-        result = evaluate(lambda obs: actor.get_action(obs, deterministic=True), self.eval_env,
-                          seed=self.config.seed * 1_000_003 + self.step)
+        result = evaluate(self.policy(), self.eval_env, seed=self.config.seed * 1_000_003 + self.step)
         returns = result["returns"]
         out = {"Eval_AverageReturn": float(returns.mean()), "Eval_StdReturn": float(returns.std()),
                "Eval_MaxReturn": float(returns.max()), "Eval_MinReturn": float(returns.min()),
@@ -222,18 +237,21 @@ class RL_Trainer:
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                  "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
                  "config": dataclasses.asdict(self.config)}
+        if self.obs_normalizer is not None:
+            state["obs_normalizer"] = self.obs_normalizer.state_dict()
         checkpoint.save(self.ckpt_path, state)
 
-    def _load_checkpoint(self) -> list[dict]:
+    def _read_checkpoint(self) -> tuple[Path, dict]:
+        """The newest readable checkpoint of this run, checked against the flags it must share with them."""
         try:
             path, state = checkpoint.load_latest(self.ckpt_path)
         except checkpoint.CheckpointError as err:
             raise TrainingError(str(err)) from err
-        old = state["config"]
-        for key in ("env_name", "seed", "batch_size"):
-            if old.get(key) != getattr(self.config, key):
-                raise TrainingError(f"checkpoint {path} was made with {key}={old.get(key)!r}, "
-                                    f"not {getattr(self.config, key)!r}; resume with the same flags")
+        check_resume_flags(path, state["config"], self.config)
+        return path, state
+
+    def _restore(self, path: Path, state: dict) -> list[dict]:
+        """Continue from checkpoint ``state`` (read from ``path``); returns its logged rows."""
         self.agent.load_state_dict(state["agent"])
         try:
             set_rng_state(state["rng"])
@@ -245,6 +263,41 @@ class RL_Trainer:
         self.loss_count = state["loss_count"]
         print(f"resuming {self.run_dir} from step {self.step}")
         return state["rows"]
+
+
+RESUME_FLAGS = {"env_name": None, "seed": None, "batch_size": None, "normalize_states": False}  # -> default if absent
+
+
+def check_resume_flags(path: Any, old: dict, config: Any) -> None:
+    """``TrainingError`` when checkpoint ``path`` (its config ``old``) was made with other values of the flags a
+    resumed run must keep (older checkpoints without a field count as its default)."""
+    for key, default in RESUME_FLAGS.items():
+        before, now = old.get(key, default), getattr(config, key, default)
+        if before != now:
+            raise TrainingError(f"checkpoint {path} was made with {key}={before!r}, not {now!r}; "
+                                "resume with the same flags")
+
+
+def state_normalizer(config: Any, dataset: Any, resumed: dict | None = None) -> StateNormalizer | None:
+    """``--normalize-states``: the statistics a resumed checkpoint stored, else those of ``dataset`` (saying
+    which columns are constant in it); None without the flag."""
+    if not getattr(config, "normalize_states", False):
+        return None
+    stored = StateNormalizer.from_state_dict((resumed or {}).get("obs_normalizer") or {})
+    if stored is not None:
+        if stored.obs_dim != dataset.obs_dim:
+            raise TrainingError(f"the checkpoint's state statistics have {stored.obs_dim} columns, the dataset "
+                                f"{dataset.obs_dim}; resume with the dataset the run started with")
+        return stored
+    if resumed is not None:
+        raise TrainingError("the checkpoint was written without state statistics although the run uses "
+                            "--normalize-states; start a new --exp-name")
+    normalizer = StateNormalizer.from_dataset(dataset)
+    constant = normalizer.constant_columns()
+    if constant:
+        print(f"--normalize-states: observation column(s) {constant} are constant in the dataset; normalized "
+              f"they are 0 (std = {EPS})")
+    return normalizer
 
 
 def start_over(run_dir: Path) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cs224r.data.normalization import StateNormalizer, split_policy_state
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
@@ -57,8 +59,20 @@ def atomic_write(path: str | Path, write: Callable[[str], None], previous: str |
         raise
 
 
-def save_policy(actor: torch.nn.Module, path: str | Path) -> None:
+def save_policy(actor: torch.nn.Module, path: str | Path, normalizer: StateNormalizer | None = None) -> None:
     """``policy.pt``: the actor's ``state_dict`` as CPU tensors, written atomically, so that a policy trained
-    on a GPU loads with a plain ``torch.load(path)`` on any machine."""
+    on a GPU loads with a plain ``torch.load(path)`` on any machine. With ``--normalize-states`` the file
+    also holds the state statistics (``obs_normalizer.mean`` / ``.std``; ``load_policy`` splits them off)."""
     state = {k: v.detach().cpu() for k, v in actor.state_dict().items()}
+    if normalizer is not None:
+        state.update(normalizer.state_dict())
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_policy(path: str | Path, actor: torch.nn.Module) -> StateNormalizer | None:
+    """Load ``policy.pt`` into ``actor``; returns its state statistics (None if trained without
+    ``--normalize-states``). Act with ``actor.get_action(normalizer(obs))`` when they are not None."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    weights, normalizer = split_policy_state(state)
+    actor.load_state_dict(weights)
+    return normalizer

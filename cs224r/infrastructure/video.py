@@ -66,10 +66,9 @@ class EvalVideo:
     def __call__(self, trainer: Any, row: dict) -> None:
         if trainer.step != trainer.config.total_steps:
             return
-        actor = trainer.agent.actor
         env = trainer.spec.make_batch(1)
         path = trainer.run_dir / "eval_traj_last.mp4"
-        n = render_episode(env, lambda o: actor.get_action(o, deterministic=True), path,
+        n = render_episode(env, trainer.policy(), path,
                            seed=trainer.config.seed * 1_000_003 + trainer.step, size=self.size, stride=self.stride)
         print(f"wrote {path} ({n} frames)")
         if getattr(trainer.logger, "wandb", None) is not None:

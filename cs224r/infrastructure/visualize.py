@@ -166,13 +166,13 @@ class PointmassPictures:
         self.next_at = (step // self.interval + 1) * self.interval
         out = trainer.run_dir / "pictures"
         agent = trainer.agent
-        pos = rollout_positions(lambda o: agent.actor.get_action(o, deterministic=True), self.num_episodes,
+        pos = rollout_positions(trainer.policy(), self.num_episodes,
                                 seed=trainer.config.seed * 1_000_003 + step)
         plot_visitation(pos, out / f"visitation_step{step}.png",
                         title=f"evaluation visitation, step {step} (return {row['Eval_AverageReturn']:.1f})")
         if getattr(agent, "critic", None) is not None:
             obs, wall = grid_observations()
-            values = state_values(agent, obs.reshape(-1, 2)).reshape(wall.shape)
+            values = state_values(agent, trainer.normalize_obs(obs.reshape(-1, 2))).reshape(wall.shape)
             plot_values(values, wall, out / f"value_step{step}.png", title=f"V(s), step {step}")
 
 

@@ -80,7 +80,7 @@ def test_preset_skips_fields_the_config_lacks():
 
 def test_unknown_preset_is_a_clean_error(tmp_path, capsys):
     assert run_awac_main(["--preset", "nope", "--log-dir", str(tmp_path)]) == 2
-    assert "unknown preset 'nope'; known presets: cs224r" in capsys.readouterr().err
+    assert "unknown preset 'nope'; known presets: corl, cs224r" in capsys.readouterr().err
 
 
 def test_awac_logs_the_cosine_actor_lr(tmp_path):
