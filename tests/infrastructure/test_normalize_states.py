@@ -173,3 +173,24 @@ def test_the_corl_preset_turns_it_on():
     assert cfg.normalize_states and cfg.grad_clip == 0.0
     assert config_from_args(AWACConfig, {"preset": "corl"}).lambda_awac == 0.1
     assert not IQLConfig().normalize_states and not AWACConfig().normalize_states
+
+
+TINY_ARGV = ["--env-name", "line-v0", "--total-steps", "10", "--eval-interval", "10", "--eval-episodes", "2",
+             "--batch-size", "16", "--actor-size", "16", "--critic-size", "16", "--device", "cpu", "--no-progress",
+             "--normalize-states"]
+
+
+@pytest.mark.parametrize("one_process", [False, True], ids=["run_seed", "one_container_fast"])
+def test_sweeps_and_modal_functions_pass_the_flag_through(tmp_path, one_process):
+    """``scripts/sweep*.py`` and the Modal apps train through these two functions with the user's flags."""
+    from cs224r.infrastructure import checkpoint, sweep
+
+    argv = [*TINY_ARGV, "--exp-name", "n"]
+    if one_process:
+        sweep.run_seeds_in_one_process("awac", argv, [1, 2], tmp_path)
+    else:
+        sweep.run_seed("awac", argv, 1, tmp_path, "tok")
+    run_dir = tmp_path / "n" / "seed1"
+    stats = _dataset_normalizer("line-v0")
+    assert StateNormalizer.from_state_dict(torch.load(run_dir / "policy.pt", weights_only=True)).same_as(stats)
+    assert StateNormalizer.from_state_dict(checkpoint.read(run_dir / "checkpoint.pt")["obs_normalizer"]).same_as(stats)
