@@ -236,9 +236,10 @@ class FastAWAC:
             if len(steps) != 1:
                 raise ValueError(f"the seeds' {which} optimizers are at different steps {sorted(steps)}")
             step = steps.pop()
-            on_device = opt.defaults.get("fused") or isinstance(opt, MemberAdam)
+            on_device = opt.defaults.get("fused") or isinstance(opt, MemberAdam)  # else Adam's CPU count
             for p in self._stacked_params(which):
-                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32, device=p.device if on_device else "cpu"),
+                where = p.device if on_device else "cpu"
+                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32, device=where),
                                 "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
             for s in range(self.S):
                 for key in ("exp_avg", "exp_avg_sq"):

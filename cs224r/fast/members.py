@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -127,3 +128,66 @@ class MemberAdam(torch.optim.Adam):
             bias1, bias2 = 1 - torch.pow(beta1, step), 1 - torch.pow(beta2, step)
             denom = (v.sqrt() / bias2.sqrt()).add_(group["eps"])
             p.addcdiv_(m * (self._rows(p) / bias1), denom, value=-1.0)
+
+
+# ------------------------------------------------------------------ splitting a grid into stacked models
+MEMORY_SHARE = 0.5  # of the free device memory a plan fills: room for evaluation, graph pools, the allocator
+
+
+def _mlp_params(sizes: Sequence[int]) -> int:
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def member_bytes(config: Any, ob_dim: int, ac_dim: int, graph_steps: int = 1) -> int:
+    """Device bytes one member adds to a stacked model (an estimate from the shapes): weights, gradients, two
+    Adam moments and a clipping copy of each trained net, the target Q-nets, and one update's activations
+    (saved for the backward pass and its gradients; ``graph_steps`` times: a CUDA graph of that many steps
+    keeps each step's in its pool)."""
+    actor_h = [config.actor_size] * config.actor_n_layers
+    critic_h = [config.critic_size] * config.critic_n_layers
+    q = _mlp_params([ob_dim + ac_dim, *critic_h, 1])
+    value = _mlp_params([ob_dim, *critic_h, 1]) if hasattr(config, "expectile") else 0
+    trained = _mlp_params([ob_dim, *actor_h, ac_dim]) + ac_dim + 2 * q + value
+    weights = 5 * trained + 2 * q
+    batch = config.batch_size
+    # actor on s (and s' for AWAC), both Q-nets on up to 3 batches, V on s and s'; x3: saved, gradient, scratch
+    activations = 3 * batch * (2 * sum(actor_h) + 6 * sum(critic_h) + (2 * sum(critic_h) if value else 0)
+                               + 4 * (2 * ob_dim + ac_dim + 2))
+    return 4 * (weights + graph_steps * activations)
+
+
+def free_bytes(device: torch.device) -> int:
+    """Free memory where the stacked model lives: the GPU's, or the host's available RAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume 4 GiB
+        return 4 << 30
+
+
+def capacity(per_member: int, shared: int, free: int, max_members: int | None = None) -> int:
+    """How many members one stacked model may hold: ``MEMORY_SHARE`` of ``free`` less the ``shared`` bytes
+    (the dataset), over ``per_member`` bytes; at least 1, at most ``max_members``."""
+    fit = max(1, int((MEMORY_SHARE * free - shared) // max(per_member, 1)))
+    return min(fit, max_members) if max_members else fit
+
+
+def plan_groups(keys: Sequence[Any], cap: int) -> list[list[int]]:
+    """Member indices split into as few groups as fit: only members with equal ``keys`` (what they must share)
+    stack together, at most ``cap`` per group, the groups of one key as even as possible, in member order."""
+    if cap < 1:
+        raise ValueError(f"a group holds at least 1 member, got {cap}")
+    by_key: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_key.setdefault(key, []).append(i)
+    groups = []
+    for indices in by_key.values():
+        n_groups = -(-len(indices) // cap)
+        base, extra = divmod(len(indices), n_groups)
+        start = 0
+        for g in range(n_groups):
+            size = base + (1 if g < extra else 0)
+            groups.append(indices[start:start + size])
+            start += size
+    return groups
