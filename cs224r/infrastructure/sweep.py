@@ -503,10 +503,14 @@ def launch_plan(args: LaunchArgs, image: Any, app_name: str) -> list[str]:
     """What a launch will do, as lines: containers and GPU, data, and the image's files."""
     files = image_local_files(image)
     data_files = [f for f in files if not f.endswith(".py")]
-    where = ("one container" if args.one_container or len(args.seeds) == 1
-             else f"{len(args.seeds)} containers, one per seed")
+    runs = len(args.labels())
+    where = ("one container" if args.one_container or runs == 1
+             else f"{runs} containers, one per {'run' if args.grid else 'seed'}")
+    if args.grid and args.one_container:
+        where += f" (the {runs} runs as few stacked models as fit, at most {args.max_members or 'all'} each)"
+    grid = "".join(f" --grid {name}={','.join(values)}" for name, values in args.grid)
     return [
-        f"app {app_name}: {args.algo} {args.exp_name} seeds {' '.join(map(str, args.seeds))}",
+        f"app {app_name}: {args.algo} {args.exp_name}{grid} seeds {' '.join(map(str, args.seeds))}",
         f"launch function: CPU only ({DATA_CPU:g} cores, {DATA_MEMORY_GIB} GiB, no GPU): prepares the data, "
         "then starts the training",
         f"training: {where} on {args.gpu or DEFAULT_GPU} (1 GPU, 4 cores each), writing Volume "
