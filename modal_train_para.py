@@ -52,24 +52,26 @@ def train_seed(algo: str, train_argv: list[str], seed: int, launch_token: str,
 
 @app.function(**ONE_CONTAINER_OPTIONS)
 def train_seeds(algo: str, train_argv: list[str], seeds: list[int], launch_token: str,
-                log_dir: str = sweep.RESULTS_DIR, grid: list | None = None,
-                max_members: int | None = None) -> list[dict] | dict:
-    """All seeds in this container (``sweep.run_seeds_in_one_process``); with a ``grid`` or ``max_members``,
-    every grid point x seed (``sweep.run_grid_in_one_process``)."""
-    if grid or max_members:
-        members = sweep.grid_members(algo, train_argv, grid or [], seeds)
-        return sweep.guarded(sweep.run_grid_in_one_process, algo, members, log_dir, launch_token, _commit,
-                             max_members)
+                log_dir: str = sweep.RESULTS_DIR) -> list[dict] | dict:
+    """All seeds in this container (``sweep.run_seeds_in_one_process``)."""
     return sweep.guarded(sweep.run_seeds_in_one_process, algo, train_argv, seeds, log_dir, launch_token, _commit)
+
+
+@app.function(**ONE_CONTAINER_OPTIONS)
+def train_grid(algo: str, train_argv: list[str], seeds: list[int], grid: list, max_members: int | None,
+               launch_token: str, log_dir: str = sweep.RESULTS_DIR) -> list[dict] | dict:
+    """Every grid point x seed in this container (``sweep.run_grid_in_one_process``: stacked models)."""
+    members = sweep.grid_members(algo, train_argv, grid, seeds)
+    return sweep.guarded(sweep.run_grid_in_one_process, algo, members, log_dir, launch_token, _commit, max_members)
 
 
 def start_training(args: sweep.LaunchArgs, launch_token: str, spawn=sweep.modal_spawn) -> list:
     """Start the training containers of a launch; their call handles (``spawn``'s results)."""
     if args.one_container:
-        fn = sweep.with_launch_options(train_seeds, args)
         if args.grid or args.max_members:
-            return [spawn(fn, args.algo, args.train_argv, args.seeds, launch_token, sweep.RESULTS_DIR, args.grid,
-                          args.max_members)]
+            fn = sweep.with_launch_options(train_grid, args)
+            return [spawn(fn, args.algo, args.train_argv, args.seeds, args.grid, args.max_members, launch_token)]
+        fn = sweep.with_launch_options(train_seeds, args)
         return [spawn(fn, args.algo, args.train_argv, args.seeds, launch_token)]
     fn = sweep.with_launch_options(train_seed, args)
     return [spawn(fn, args.algo, list(m.train_argv), m.seed, launch_token) for m in args.members()]
