@@ -27,10 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_train import AC_DIM, OB_DIM, synthetic_dataset  # noqa: E402
 
 from cs224r.data.dataset import Dataset  # noqa: E402
 from cs224r.fast.awac import FastAWAC  # noqa: E402
@@ -40,17 +42,7 @@ from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
 from cs224r.infrastructure.config import AWACConfig, IQLConfig, preset_overrides  # noqa: E402
 
-OB_DIM, AC_DIM = 29, 8  # AntMaze
 SWEPT = {"iql": ("expectile", (0.2, 0.5, 0.7, 0.9, 0.8, 0.6)), "awac": ("lambda_awac", (0.3, 0.1, 1.0, 3.0, 0.03, 0.5))}
-
-
-def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
-    rng = np.random.default_rng(seed)
-    return Dataset(observations=rng.normal(size=(n, OB_DIM)).astype(np.float32),
-                   actions=rng.uniform(-1, 1, size=(n, AC_DIM)).astype(np.float32),
-                   rewards=((rng.random(n) < 0.01).astype(np.float32) - 1.0),
-                   next_observations=rng.normal(size=(n, OB_DIM)).astype(np.float32),
-                   terminals=(rng.random(n) < 0.01).astype(np.float32))
 
 
 class Model:
@@ -149,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"{args.algo} sweep: {args.values} {SWEPT[args.algo][0]} values x {args.seeds} seeds = {members} members, "
           f"batch {by_value[0][0].batch_size}, preset {args.preset}, {device} ({name}), "
-          f"{'CUDA graphs' if graph else 'eager'}, {args.threads} thread(s), {args.rounds} rounds of {args.steps} steps")
+          f"{'CUDA graphs' if graph else 'eager'}, {args.threads} thread(s), "
+          f"{args.rounds} rounds of {args.steps} steps")
     print(f"(A) one stacked model of {members}:            {a:9.1f} member-steps/s")
     print(f"(B) {args.values} models of {args.seeds}, one after another: {b:9.1f} member-steps/s")
     print(f"A / B ratio: {a / b:.2f} (>= 1: the stacked sweep is not slower per member-step)")

@@ -803,8 +803,10 @@ def run_grid_fast(algo: str, members: Sequence[Member], log_dir: str | Path, lau
     spec, device = get_spec(configs[0].env_name), ptu.init_device(configs[0].device)
     graph_steps = configs[0].fast_graph_steps if device.type == "cuda" and configs[0].fast_cuda_graph else 1
     per_member = max(stacking.member_bytes(c, spec.obs_dim, spec.act_dim, graph_steps) for c in configs)
-    data_bytes = _dataset_bytes(configs[0]) if len(members) > 1 and max_members != 1 else 0
     free = stacking.free_bytes(device) if len(members) > 1 and max_members != 1 else 0
+    # the dataset (read here once more) only matters when the grid does not fit in half its share anyway
+    tight = per_member * len(members) > stacking.MEMORY_SHARE * free / 2
+    data_bytes = _dataset_bytes(configs[0]) if free and tight else 0
     cap = stacking.capacity(per_member, data_bytes, free, max_members) if free else 1
     groups = stacking.plan_groups(keys, cap)
     limit = (f"--max-members {max_members}" if max_members and cap == max_members else

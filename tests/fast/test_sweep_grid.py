@@ -22,14 +22,6 @@ TINY = ["--env-name", "line-v0", "--total-steps", "20", "--eval-interval", "5", 
         "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _script(name):
     spec = importlib.util.spec_from_file_location(f"_grid_{name}", ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -157,3 +149,16 @@ def test_members_with_their_own_hyperparameters_evaluate_in_one_batch(tmp_path):
     trainer._release()
     assert shapes and all(shape[:2] == (3, 3) for shape in shapes)  # [members, episodes, ob_dim]
     assert len(shapes) == max(r["Eval_AverageEpLen"] for r in results)  # one call per step, not per member
+
+
+def test_a_grid_larger_than_memory_is_split_into_as_few_models_as_fit(tmp_path, capsys, monkeypatch):
+    """Free memory for 2 members (half the free memory, less the dataset): 4 runs become 2 models of 2."""
+    members = sweep.grid_members("iql", [*TINY, "--total-steps", "5", "--exp-name", "m"],
+                                 [("expectile", ["0.5", "0.9"])], [1, 2])
+    cfg = sweep.make_config("iql", members[0].train_argv, seed=1)
+    per, data = stacking.member_bytes(cfg, 1, 1), sweep._dataset_bytes(cfg)
+    assert data > 0
+    monkeypatch.setattr(stacking, "free_bytes", lambda device: int(2 * (data + 2.5 * per)))
+    out = sweep.run_grid_fast("iql", members, tmp_path)
+    assert [o["step"] for o in out] == [5] * 4
+    assert "as 2 stacked model(s) of 2+2 (up to 2 fit:" in capsys.readouterr().out
