@@ -4,6 +4,9 @@ TensorBoard logs, checkpoint and policy file that ``RL_Trainer`` would write for
     python scripts/run_awac.py --seeds 1 2 3 --fast [training flags]
     python scripts/run_iql.py --seeds 1 2 3 --fast [training flags]
 
+A sweep's runs (values x seeds) train the same way as one model whose members differ in the hyperparameters
+(``MultiSeedTrainer(configs)``; ``cs224r.fast.members``), each in its own run directory.
+
 Per seed the numbers are the reference's (``RL_Trainer`` + ``AWACAgent`` / ``IQLAgent``) up to float rounding: same
 initial weights, minibatch order, action noise, evaluation seeds and logging intervals. A checkpoint here
 has ``RL_Trainer``'s format, so either trainer can resume the other's run (on the CPU; on a GPU the
