@@ -809,8 +809,12 @@ def run_grid_fast(algo: str, members: Sequence[Member], log_dir: str | Path, lau
     data_bytes = _dataset_bytes(configs[0]) if free and tight else 0
     cap = stacking.capacity(per_member, data_bytes, free, max_members) if free else 1
     groups = stacking.plan_groups(keys, cap)
-    limit = (f"--max-members {max_members}" if max_members and cap == max_members else
-             f"up to {cap} fit: about {per_member / 2**20:.1f} MiB each, {free / 2**30:.1f} GiB free on {device}")
+    if not free:
+        limit = "--max-members 1" if max_members == 1 else "a single run"
+    elif max_members and cap == max_members:
+        limit = f"--max-members {max_members}"
+    else:
+        limit = f"up to {cap} fit: about {per_member / 2**20:.1f} MiB each, {free / 2**30:.1f} GiB free on {device}"
     print(f"plan: {len(members)} run(s) of {algo} as {len(groups)} stacked model(s) of "
           f"{'+'.join(str(len(g)) for g in groups)} ({limit}), one after another", flush=True)
     results: list[dict] = [{}] * len(members)
