@@ -2,7 +2,10 @@
 ``python scripts/sweep.py --algo awac --env-name antmaze-umaze-v0 --exp-name awac_antmaze_umaze --seeds 1 2 3``
 writes ``<log-dir>/<exp-name>/seed<N>/`` for each seed (``--log-dir`` defaults to ``runs``).
 
-``--one-container`` runs the seeds through the fast multi-seed path when it exists for the algorithm.
+``--grid FIELD=V1,V2,...`` (repeatable) runs every value with every seed, each as
+``<log-dir>/<exp-name>_<field><value>/seed<N>/`` (``_zeta``/``_beta`` for expectile/temperature, as the IQL
+sweeps name them). ``--one-container`` runs the seeds (and the grid) through the fast multi-seed path when
+it exists for the algorithm: as few stacked models as fit in memory, at most ``--max-members`` runs each.
 Any other flag is a training flag of ``--algo``, passed through unchanged; ``--resume`` continues runs.
 """
 
@@ -22,18 +25,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     results: list = []
+    labels = args.labels()
     try:
         if args.one_container:
-            results = sweep.guarded(sweep.run_seeds_in_one_process, args.algo, args.train_argv, args.seeds, log_dir)
+            results = sweep.guarded(sweep.run_grid_in_one_process, args.algo, args.members(), log_dir,
+                                    max_members=args.max_members)
             if isinstance(results, dict):
-                results = [results] * len(args.seeds)
+                results = [results] * len(labels)
         else:
-            for seed in args.seeds:
-                results.append(sweep.guarded(sweep.run_seed, args.algo, args.train_argv, seed, log_dir))
+            for member in args.members():
+                results.append(sweep.guarded(sweep.run_seed, args.algo, member.train_argv, member.seed, log_dir))
     except KeyboardInterrupt as err:  # TrainingInterrupted says where its checkpoint is
         print(str(err) or "interrupted; continue later with the same command plus --resume", file=sys.stderr)
         return 130
-    lines, status = sweep.summarize(results, args.seeds[:len(results)])
+    lines, status = sweep.summarize(results, labels[:len(results)])
     print("\n".join(lines))
     return status
 

@@ -2,12 +2,15 @@
 
     python scripts/sweep_iql.py --param temperature --values 0.5 1 3 10 --seeds 1 2 3 [IQL flags...]
     python scripts/sweep_iql.py --param expectile --values 0.2 0.5 0.7 0.9 --seeds 1 2 3 [IQL flags...]
+    python scripts/sweep_iql.py --param expectile --fast [--max-members N] ...  # the grid as stacked models
 
 (``scripts/sweep_iql_temperature.py`` and ``scripts/sweep_iql_expectile.py`` are the same with
 ``--param`` set.) Each run is an ordinary IQL run, started through the shared
 ``cs224r.infrastructure.sweep.run_seed`` (as ``scripts/sweep.py --algo iql`` does), written to
 ``<log_dir>/<exp_name>_<beta|zeta><value>/seed<N>/`` (metrics.csv, tb/, config.json, launch.json,
-checkpoints). Runs that already reached ``--total-steps`` are not repeated, so the same command rebuilds
+checkpoints). ``--fast`` trains the grid's runs (values x seeds) in this process as few stacked models as fit
+in memory (``cs224r.fast``; at most ``--max-members`` runs each), one after another, with the same files per
+run. Runs that already reached ``--total-steps`` are not repeated, so the same command rebuilds
 the table; ``--summary-only`` only reads existing CSVs (e.g. runs fetched from Modal). The table (mean
 +- std over seeds of the last Eval_AverageReturn per value) is printed and written to
 ``<log_dir>/<exp_name>_<param>_sweep.md``, the learning curves to ``<log_dir>/<exp_name>_<param>_sweep.png``.
@@ -34,8 +37,8 @@ PARAMS = {
 
 
 def run_name(exp_name: str, value: float, param: str = "temperature") -> str:
-    """``iql_beta0.5``, ``iql_zeta0.9``: the experiment name of one value."""
-    return f"{exp_name}_{PARAMS[param][0]}{value:g}"
+    """``iql_beta0.5``, ``iql_zeta0.9``: the experiment name of one value (``sweep.grid_run_name``)."""
+    return sweep.grid_run_name(exp_name, [(param, value)])
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
@@ -51,24 +54,30 @@ def finished(run_dir: Path, total_steps: int) -> bool:
     return bool(rows) and int(float(rows[-1]["step"])) >= total_steps
 
 
-def run_sweep(train_argv: list[str], values: list[float], seeds: list[int], param: str = "temperature") -> list[str]:
+def run_sweep(train_argv: list[str], values: list[float], seeds: list[int], param: str = "temperature",
+              fast: bool = False, max_members: int | None = None) -> list[str]:
     """Train every (value, seed) not yet finished through the shared ``sweep.run_seed`` (the layout and
-    ``launch.json`` of ``scripts/sweep.py`` and the Modal apps); returns one line per failed run."""
-    exp_name = sweep.make_config("iql", train_argv).exp_name
-    symbol = PARAMS[param][0]
+    ``launch.json`` of ``scripts/sweep.py`` and the Modal apps), or with ``fast`` all of them through
+    ``sweep.run_grid_in_one_process`` (stacked models); returns one line per failed run."""
+    todo = []
+    for member in sweep.grid_members("iql", train_argv, [(param, values)], seeds):
+        config = sweep.make_config("iql", member.train_argv, seed=member.seed)
+        run_dir = Path(config.log_dir) / config.exp_name / f"seed{member.seed}"
+        if finished(run_dir, config.total_steps):
+            print(f"{run_dir}: already finished, not repeated")
+        else:
+            todo.append((member, config.log_dir))
+    if fast and todo:
+        results = sweep.guarded(sweep.run_grid_in_one_process, "iql", [m for m, _ in todo], todo[0][1],
+                                max_members=max_members)
+        results = [results] * len(todo) if isinstance(results, dict) else results
+    else:
+        results = [sweep.guarded(sweep.run_seed, "iql", m.train_argv, m.seed, log_dir) for m, log_dir in todo]
     failures = []
-    for value in values:
-        argv = [*train_argv, "--exp-name", run_name(exp_name, value, param), f"--{param}", f"{value:g}"]
-        for seed in seeds:
-            config = sweep.make_config("iql", argv, seed=seed)
-            run_dir = Path(config.log_dir) / config.exp_name / f"seed{seed}"
-            if finished(run_dir, config.total_steps):
-                print(f"{run_dir}: already finished, not repeated")
-                continue
-            result = sweep.guarded(sweep.run_seed, "iql", argv, seed, config.log_dir)
-            if "error" in result:
-                failures.append(f"{symbol} {value:g} seed {seed}: {result['error']}")
-                print(f"error: {symbol} {value:g} seed {seed}: {result['error']}", file=sys.stderr)
+    for (member, _), result in zip(todo, results):
+        if "error" in result:
+            failures.append(f"{member.label}: {result['error']}")
+            print(f"error: {member.label}: {result['error']}", file=sys.stderr)
     return failures
 
 
@@ -140,8 +149,14 @@ def main(argv: list[str] | None = None, param: str | None = None) -> int:
                         help="values to try (default: temperature 0.5 1 3 10; expectile 0.2 0.5 0.7 0.9)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds (default: 1 2 3)")
     parser.add_argument("--summary-only", action="store_true", help="only tabulate the runs already on disk")
+    parser.add_argument("--fast", action="store_true",
+                        help="train the grid (values x seeds) as stacked models in this process (cs224r/fast)")
+    parser.add_argument("--max-members", type=int, default=None,
+                        help="with --fast: at most this many runs per stacked model (default: as many as fit)")
     args, train_argv = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     param = param or args.param
+    if args.max_members is not None and (args.max_members < 1 or not args.fast):
+        parser.error("--max-members takes a count of at least 1, with --fast")
     values = args.values or list(PARAMS[param][1])
     given = vars(sweep.train_parser(IQLConfig, prog="IQL training flags").parse_args(train_argv))
     for field, flag in (("seed", "--seeds"), (param, "--values")):
@@ -157,7 +172,7 @@ def main(argv: list[str] | None = None, param: str | None = None) -> int:
     failures = []
     if not args.summary_only:
         try:
-            failures = run_sweep(train_argv, values, args.seeds, param)
+            failures = run_sweep(train_argv, values, args.seeds, param, args.fast, args.max_members)
         except sweep.user_errors() as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

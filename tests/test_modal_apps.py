@@ -301,3 +301,31 @@ def test_local_sweep_script_uses_the_same_layout(tmp_path, capsys):
     assert all(read_steps(tmp_path / "loc" / f"seed{s}" / "metrics.csv") == [10, 20] for s in (1, 2))
     assert main(["--exp-name", "loc", "--seeds", "1", "--log-dir", str(tmp_path), "--env-name", "nope"]) == 2
     assert "unknown env name" in capsys.readouterr().err
+
+
+def test_para_grid_runs_every_value_with_every_seed(tmp_path, capsys):
+    """--grid: one container per (value, seed); with --one-container the whole grid in one (stacked where the
+    fast path exists); the same run directories and summary lines either way."""
+    argv = ["--algo", "iql", "--exp-name", "gr", "--seeds", "1", "2", "--grid", "temperature=1,3", *TINY]
+    assert modal_train_para.launch(argv, start=_local_start(modal_train_para, tmp_path / "apart"),
+                                   wait=lambda r: r) == 0
+    assert modal_train_para.launch([*argv, "--one-container", "--max-members", "3"],
+                                   start=_local_start(modal_train_para, tmp_path / "one"), wait=lambda r: r) == 0
+    out = capsys.readouterr().out
+    for beta in ("1", "3"):
+        for seed in (1, 2):
+            assert f"gr_beta{beta} seed {seed}: step 20" in out
+            for where in ("apart", "one"):
+                run = tmp_path / where / f"gr_beta{beta}" / f"seed{seed}"
+                assert json.loads((run / "config.json").read_text())["temperature"] == float(beta)
+                assert read_steps(run / "metrics.csv") == [10, 20]
+    assert out.count("step 20") == 8
+
+
+def test_local_sweep_script_runs_a_grid_one_run_after_another(tmp_path, capsys):
+    main = load_script("sweep").main
+    assert main(["--algo", "iql", "--exp-name", "lg", "--grid", "expectile=0.5,0.9", "--seeds", "3",
+                 "--log-dir", str(tmp_path), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "lg_zeta0.5 seed 3: step 20" in out and "lg_zeta0.9 seed 3: step 20" in out
+    assert json.loads((tmp_path / "lg_zeta0.9" / "seed3" / "config.json").read_text())["expectile"] == 0.9

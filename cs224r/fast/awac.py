@@ -22,6 +22,7 @@ import torch
 
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.fast.ensemble import MemberGradClip, diag_gaussian_log_prob, mlp_forward, stack_mlps, unstack_into
+from cs224r.fast.members import MemberAdam, check_shared, cosine_table, member_value
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.schedules import cosine_lr
@@ -89,12 +90,21 @@ class FastAWAC:
 
     Stacked layouts: actor MLP members are the S seeds; critic MLP members are [q_net of seeds 0..S-1,
     q_net2 of seeds 0..S-1] (2S members), likewise the two target nets.
+
+    ``config`` is one config for every seed, or one per seed: then the members may differ in the scalar
+    hyperparameters (``cs224r.fast.members.HYPERPARAMETERS``) and the actor schedule's length
+    (``total_steps``), each held as a float when the members agree and as an [S] tensor otherwise.
     """
 
-    def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig,
+    def __init__(self, seeds: Sequence[int], ob_dim: int, ac_dim: int, config: AWACConfig | Sequence[AWACConfig],
                  device: torch.device | str | None = None) -> None:
         self.seeds = list(seeds)
         self.S = len(self.seeds)
+        self.configs = list(config) if isinstance(config, (list, tuple)) else [config] * self.S
+        if len(self.configs) != self.S:
+            raise ValueError(f"{len(self.configs)} configs for {self.S} seeds; give one per seed")
+        check_shared(self.configs, also_per_member=("total_steps",))
+        config = self.configs[0]
         self.ob_dim, self.ac_dim, self.config = ob_dim, ac_dim, config
         self.device = torch.device(device) if device is not None else ptu.device
         # each seed's reference agent (its initial weights; later the per-seed checkpoint / policy format;
@@ -102,12 +112,20 @@ class FastAWAC:
         # the global RNG right after that agent was built
         self.shells = []
         self.noise: list[torch.Generator] = []
-        for seed in self.seeds:
-            self.shells.append(self.build_reference(seed, ob_dim, ac_dim, config))
+        for seed, cfg in zip(self.seeds, self.configs):
+            self.shells.append(self.build_reference(seed, ob_dim, ac_dim, cfg))
             self.noise.append(noise_generator_after_init(self.device))
-        # the actor's learning-rate schedule (reference: AWACAgent.actor_lr, an LRSchedule)
-        self.lr_schedule, self.total_steps, self.base_lr = config.actor_lr_schedule, config.total_steps, config.actor_lr
-        self.gamma, self.tau, self.grad_clip = config.gamma, config.tau, config.grad_clip
+        # the actor's learning-rate schedule (reference: AWACAgent.actor_lr, an LRSchedule), per member
+        self.lr_schedule = config.actor_lr_schedule
+        self.base_lrs = [c.actor_lr for c in self.configs]
+        self.member_total_steps = [c.total_steps for c in self.configs]
+        self.total_steps, self.base_lr = config.total_steps, config.actor_lr  # member 0's (all, when shared)
+        # one actor rate for all members (a float or a 0-d tensor) unless their rates or schedules differ
+        self.shared_actor_lr = len(set(self.base_lrs)) == 1 and (
+            self.lr_schedule == "constant" or len(set(self.member_total_steps)) == 1)
+        self.gamma, self.grad_clip = self._member("gamma"), config.grad_clip
+        # Polyak rate against the stacked critic tensors [2S, ...]: [q_net of members, q_net2 of members]
+        self.tau = member_value([c.tau for c in self.configs] * 2, self.device, (-1, 1, 1))
         self._set_weighting(config)
         self._clippers: dict[tuple, MemberGradClip] = {}
         self.flat_clip = self.device.type == "cuda"  # MemberGradClip's layout: fewer kernels on a GPU
@@ -116,9 +134,13 @@ class FastAWAC:
 
     build_reference = staticmethod(build_reference_agent)  # the algorithm's reference agent for one seed
 
+    def _member(self, name: str) -> float | torch.Tensor:
+        """Hyperparameter ``name`` of every member: a float when they agree, else [S, 1] (against [S, B])."""
+        return member_value([getattr(c, name) for c in self.configs], self.device)
+
     def _set_weighting(self, config: AWACConfig) -> None:
         """The actor weights' hyperparameters: exp(A / lambda) clamped at max_weight."""
-        self.lambda_awac, self.max_weight = config.lambda_awac, config.max_weight
+        self.lambda_awac, self.max_weight = self._member("lambda_awac"), self._member("max_weight")
 
     # ------------------------------------------------------------------ parameters
     def _load_from_shells(self) -> None:
@@ -142,18 +164,35 @@ class FastAWAC:
                        stack_mlps([c.q_net for c in crit] + [c.q_net2 for c in crit], dev)]
         self.critic_target = stack_mlps([c.q_net_target for c in crit] + [c.q_net2_target for c in crit], dev)
 
+    def _member_adam(self, params: list[torch.Tensor], rates: Sequence[float],
+                     member_dims: tuple[int, ...] = ()) -> torch.optim.Optimizer:
+        """The fused Adam when every member has the same rate, else a ``MemberAdam`` with an [S] rate."""
+        if len(set(rates)) == 1:
+            return _adam(params, rates[0])
+        return MemberAdam(params, torch.tensor(list(rates), dtype=torch.float32, device=self.device), member_dims)
+
     def _make_optimizers(self) -> None:
-        self.actor_opt = _adam([*self.actor, self.logstd], self.config.actor_lr)
-        self.critic_opt = _adam(self.critic, self.config.critic_lr)
+        actor_params = [*self.actor, self.logstd]
+        if self.shared_actor_lr:
+            self.actor_opt = _adam(actor_params, self.config.actor_lr)
+        else:  # a MemberAdam even when the base rates agree: the schedules' lengths differ
+            self.actor_opt = MemberAdam(actor_params, torch.tensor(self.base_lrs, dtype=torch.float32,
+                                                                   device=self.device))
+        self.critic_opt = self._member_adam(self.critic, [c.critic_lr for c in self.configs], (2,))
 
     def _init_actor_lr(self) -> None:
-        """A changing actor rate lives in a 0-d device tensor that the fused Adam reads, written before each
-        step (from the host in ``update``, from a device table in ``graph_update``), so that a CUDA graph
-        of the step replays the schedule. A constant rate stays a Python float."""
+        """A changing actor rate lives in a device tensor that Adam reads (0-d for all members, the
+        ``MemberAdam``'s [S] rate when they differ), written before each step (from the host in ``update``,
+        from a device table in ``graph_update``), so that a CUDA graph of the step replays the schedule.
+        A constant shared rate stays a Python float."""
         self._lr_now: torch.Tensor | None = None
         self._lr_table: torch.Tensor | None = None
         self._lr_step: torch.Tensor | None = None
         if self.lr_schedule == "constant":
+            return
+        if not self.shared_actor_lr:
+            self._lr_now = self.actor_opt.rate
+            self._lr_now.copy_(torch.tensor(self.current_lr(), dtype=torch.float32))
             return
         self._lr_now = torch.tensor(self.current_lr(), dtype=torch.float32, device=self.device)
         for group in self.actor_opt.param_groups:
@@ -197,9 +236,10 @@ class FastAWAC:
             if len(steps) != 1:
                 raise ValueError(f"the seeds' {which} optimizers are at different steps {sorted(steps)}")
             step = steps.pop()
+            on_device = opt.defaults.get("fused") or isinstance(opt, MemberAdam)  # else Adam's CPU count
             for p in self._stacked_params(which):
-                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32,
-                                                     device=p.device if opt.defaults.get("fused") else "cpu"),
+                where = p.device if on_device else "cpu"
+                opt.state[p] = {"step": torch.tensor(step, dtype=torch.float32, device=where),
                                 "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
             for s in range(self.S):
                 for key in ("exp_avg", "exp_avg_sq"):
@@ -245,8 +285,9 @@ class FastAWAC:
                 ref_opt.state[rp] = {"step": step.clone(),
                                      "exp_avg": moments["exp_avg"][i].clone().contiguous(),
                                      "exp_avg_sq": moments["exp_avg_sq"][i].clone().contiguous()}
+            rate = opt.rate[s] if isinstance(opt, MemberAdam) else opt.param_groups[0]["lr"]
             for group in ref_opt.param_groups:  # the rate the last step used, as the reference leaves it
-                group["lr"] = float(opt.param_groups[0]["lr"])
+                group["lr"] = float(rate)
         return shell
 
     def load_shells(self) -> None:
@@ -290,6 +331,15 @@ class FastAWAC:
         """Each parameter group that ``_update`` passes to ``_descend``, with its per-seed leading dims."""
         return [(self.critic, (2,)), ([*self.actor, self.logstd], ())]
 
+    @torch.no_grad()
+    def _polyak(self) -> None:
+        """target <- target + tau (online - target), with each member's tau."""
+        if isinstance(self.tau, float):
+            torch._foreach_lerp_(self.critic_target, self.critic, self.tau)
+        else:
+            for target, online in zip(self.critic_target, self.critic):
+                target.lerp_(online, self.tau)
+
     def _actor_step(self, ac: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                     weights: torch.Tensor) -> torch.Tensor:
         """Weighted log-likelihood of the dataset actions under N(mean, std); one actor step; [S] losses."""
@@ -297,41 +347,48 @@ class FastAWAC:
         self._descend(actor_loss.sum(), [*self.actor, self.logstd], (), self.actor_opt)
         return actor_loss
 
-    def _set_actor_lr(self) -> float:
+    def _set_actor_lr(self) -> float | torch.Tensor:
         """Put the schedule's rate for this update into the actor's optimizer (before the step, as the
-        reference does) and return it."""
+        reference does) and return it (a float, or the members' [S] rates)."""
         lr = self.current_lr()
         if self._lr_now is not None:
-            self._lr_now.fill_(lr)
+            if self.shared_actor_lr:
+                self._lr_now.fill_(lr)
+            else:
+                self._lr_now.copy_(torch.tensor(lr, dtype=torch.float32))
             if self._lr_step is not None:  # keep a graph's device counter in step with eager updates
                 self._lr_step.fill_(self.num_updates + 1)
-        return lr
+        return lr if self.shared_actor_lr else self.actor_opt.rate
 
     def _graph_actor_lr(self) -> float | torch.Tensor:
         """``_set_actor_lr`` without the host: the rate is read from a table of the whole schedule at a
         device-side update counter, which then advances (what a replayed graph can do)."""
         if self._lr_now is None:
-            return self.base_lr
+            return self.base_lr if self.shared_actor_lr else self.actor_opt.rate
         if self._lr_table is None:
-            rates = [cosine_lr(self.base_lr, n, self.total_steps) for n in range(self.total_steps + 1)]
-            self._lr_table = torch.tensor(rates, dtype=torch.float32, device=self.device)
+            rates = cosine_table(self.base_lrs, self.member_total_steps)  # [T+1, S]
+            self._lr_table = torch.tensor(rates[:, 0] if self.shared_actor_lr else rates, dtype=torch.float32,
+                                          device=self.device)
             self._lr_step = torch.tensor([self.num_updates], dtype=torch.int64, device=self.device)
         last = self._lr_table.shape[0] - 1  # the schedule stays at its end value past total_steps
         self._lr_now.copy_(self._lr_table.index_select(0, self._lr_step.clamp(max=last)).squeeze(0))
         self._lr_step.add_(1)
         return self._lr_now
 
-    def _lr_log(self, lr: float | torch.Tensor) -> torch.Tensor:
-        """The logged ``Actor LR``: [S] copies of the rate this update used."""
+    def _lr_log(self, lr: float | list[float] | torch.Tensor) -> torch.Tensor:
+        """The logged ``Actor LR``: the [S] rates this update used (a copy)."""
         if isinstance(lr, torch.Tensor):
-            return lr.repeat(self.S)
+            return lr.repeat(self.S) if lr.dim() == 0 else lr.clone()
+        if isinstance(lr, list):
+            return torch.tensor(lr, dtype=torch.float32, device=self.device)
         return torch.full((self.S,), lr, device=self.device)
 
-    def current_lr(self) -> float:
-        """The actor's rate for the next update: constant, or cosine decay over ``total_steps``."""
-        if self.lr_schedule == "constant":
-            return self.base_lr
-        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+    def current_lr(self) -> float | list[float]:
+        """The actor's rate for the next update: constant, or cosine decay over ``total_steps``; a list
+        of the members' rates when they differ."""
+        rates = [base if self.lr_schedule == "constant" else cosine_lr(base, self.num_updates, total)
+                 for base, total in zip(self.base_lrs, self.member_total_steps)]
+        return rates[0] if self.shared_actor_lr else rates
 
     def update(self, ob: torch.Tensor, ac: torch.Tensor, re: torch.Tensor, next_ob: torch.Tensor,
                terminal: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -381,8 +438,7 @@ class FastAWAC:
         actor_loss = self._actor_step(ac, mean, std, weights)
 
         # ---- Polyak
-        with torch.no_grad():
-            torch._foreach_lerp_(self.critic_target, self.critic, self.tau)
+        self._polyak()
         return {"Critic Loss": losses[0].detach(), "Critic Loss2": losses[1].detach(),
                 "Q Mean": q[0].detach().mean(-1), "Actor Loss": actor_loss.detach(),
                 "Advantage Mean": adv.mean(-1)}

@@ -15,8 +15,9 @@ from __future__ import annotations
 import torch
 
 from cs224r.agents.iql_agent import IQLAgent
-from cs224r.fast.awac import FastAWAC, _adam
+from cs224r.fast.awac import FastAWAC
 from cs224r.fast.ensemble import mlp_forward, stack_mlps, unstack_into
+from cs224r.fast.members import member_value
 from cs224r.infrastructure.config import IQLConfig
 from cs224r.infrastructure.utils import set_seed
 
@@ -41,8 +42,11 @@ class FastIQL(FastAWAC):
     build_reference = staticmethod(build_reference_agent)
 
     def _set_weighting(self, config: IQLConfig) -> None:
-        """exp(beta * (Q - V)) clamped at max_weight, with V fitted by expectile regression."""
-        self.expectile, self.beta, self.max_weight = config.expectile, config.temperature, config.max_weight
+        """exp(beta * (Q - V)) clamped at max_weight, with V fitted by expectile regression (weight
+        expectile above V, 1 - expectile below, each computed in double as the reference does)."""
+        self.beta, self.max_weight = self._member("temperature"), self._member("max_weight")
+        self.expectile = self._member("expectile")
+        self.expectile_below = member_value([1.0 - c.expectile for c in self.configs], self.device)
 
     # ------------------------------------------------------------------ parameters
     def _stack_nets(self) -> None:
@@ -51,7 +55,7 @@ class FastIQL(FastAWAC):
 
     def _make_optimizers(self) -> None:
         super()._make_optimizers()
-        self.value_opt = _adam(self.value, self.config.value_lr)
+        self.value_opt = self._member_adam(self.value, [c.value_lr for c in self.configs])
 
     @staticmethod
     def _shell_updates(shell: IQLAgent) -> int:
@@ -117,7 +121,7 @@ class FastIQL(FastAWAC):
             q_target = torch.minimum(q_t[0], q_t[1])  # [S, B]
         v = self._v_all(ob)
         diff = q_target - v
-        weight = torch.where(diff > 0, self.expectile, 1.0 - self.expectile)
+        weight = torch.where(diff > 0, self.expectile, self.expectile_below)
         v_loss = (weight * diff.pow(2)).mean(-1)  # [S]
         self._descend(v_loss.sum(), self.value, (), self.value_opt)
 
@@ -137,9 +141,7 @@ class FastIQL(FastAWAC):
         losses = (q - target).pow(2).mean(-1)  # [2, S]
         self._descend(losses.sum(), self.critic, (2,), self.critic_opt)
 
-        # ---- Polyak
-        with torch.no_grad():
-            torch._foreach_lerp_(self.critic_target, self.critic, self.tau)
+        self._polyak()
         return {"Value Loss": v_loss.detach(), "V Mean": v.detach().mean(-1), "Actor Loss": actor_loss.detach(),
                 "Weight Mean": weights.mean(-1), "Advantage Mean": adv.mean(-1),
                 "Critic Loss": losses[0].detach(), "Critic Loss2": losses[1].detach(),

@@ -4,6 +4,9 @@ TensorBoard logs, checkpoint and policy file that ``RL_Trainer`` would write for
     python scripts/run_awac.py --seeds 1 2 3 --fast [training flags]
     python scripts/run_iql.py --seeds 1 2 3 --fast [training flags]
 
+A sweep's runs (values x seeds) train the same way as one model whose members differ in the hyperparameters
+(``MultiSeedTrainer(configs)``; ``cs224r.fast.members``), each in its own run directory.
+
 Per seed the numbers are the reference's (``RL_Trainer`` + ``AWACAgent`` / ``IQLAgent``) up to float rounding: same
 initial weights, minibatch order, action noise, evaluation seeds and logging intervals. A checkpoint here
 has ``RL_Trainer``'s format, so either trainer can resume the other's run (on the CPU; on a GPU the
@@ -32,6 +35,8 @@ from cs224r.envs.base import step_envs
 from cs224r.fast.awac import FastAWAC
 from cs224r.fast.cuda_graph import GraphedStep, graph_unavailable_reason
 from cs224r.fast.iql import FastIQL
+from cs224r.fast.members import member_configs
+from cs224r.fast.members import run_dir as member_run_dir
 from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
@@ -91,20 +96,21 @@ class _PendingEval:
 
 
 class MultiSeedTrainer:
-    """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``).
-    Holds every seed directory's lock from its start until ``run`` ends (``locks``: ones the caller holds)."""
+    """``RL_Trainer`` for several seeds of AWAC or IQL at once (``config.seed`` is replaced by each of ``seeds``),
+    or for several runs given as their configs (``config`` a list, ``seeds`` None: a sweep's members, which may
+    differ in the hyperparameters, ``cs224r.fast.members``). Holds every run directory's lock from its start
+    until ``run`` ends (``locks``: ones the caller holds)."""
 
-    def __init__(self, config: FastConfig, seeds: Sequence[int], locks: list[RunLock] | None = None) -> None:
-        seeds = [int(s) for s in seeds]
-        if not seeds or len(set(seeds)) != len(seeds):
-            raise ValueError(f"--seeds needs distinct seeds, got {seeds}")
-        self.config, self.seeds, self.S = config, seeds, len(seeds)
-        self.run_dirs = [Path(config.log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+    def __init__(self, config: FastConfig | Sequence[FastConfig], seeds: Sequence[int] | None = None,
+                 locks: list[RunLock] | None = None) -> None:
+        configs = member_configs(config, seeds)
+        self.config, self.seeds, self.S = configs[0], [c.seed for c in configs], len(configs)
+        self.run_dirs = [member_run_dir(c) for c in configs]
         self.ckpt_paths = [d / "checkpoint.pt" for d in self.run_dirs]
         self._own_locks = locks is None
         self.locks = lock_all(self.run_dirs) if locks is None else locks  # before anything is written there
         try:
-            self._build(config, seeds)
+            self._build(configs)
         except BaseException:
             self._release()
             raise
@@ -113,8 +119,8 @@ class MultiSeedTrainer:
         if self._own_locks:
             release_all(self.locks)
 
-    def _build(self, config: FastConfig, seeds: list[int]) -> None:
-        self.configs = [dataclasses.replace(config, seed=s) for s in seeds]
+    def _build(self, configs: list[FastConfig]) -> None:
+        config, seeds, self.configs = configs[0], self.seeds, configs
         self.device = ptu.init_device(config.device)
         ptu.configure_cpu(config.torch_threads, config.flush_denormal)
         self.spec = get_spec(config.env_name)
@@ -146,7 +152,7 @@ class MultiSeedTrainer:
                 raise TrainingError("the seeds' checkpoints hold different state statistics; resume each seed "
                                     "separately without --fast")
             self.dataset = self.obs_normalizer.normalize_dataset(self.dataset)
-        self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, config, device=self.device)
+        self.agent = fast_agent_class(config)(seeds, self.spec.obs_dim, self.spec.act_dim, configs, device=self.device)
         self.sampler = MultiSeedSampler(self.dataset, self.device, seeds)
         self.eval_envs = [self.spec.make_batch(config.eval_episodes) for _ in seeds]
         self.step, self.clock = 0, RunClock()
@@ -192,14 +198,14 @@ class MultiSeedTrainer:
         """Train to ``total_steps``; returns each seed's logged rows."""
         cfg = self.config
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
-                   desc=f"{cfg.exp_name} seeds {' '.join(map(str, self.seeds))}", dynamic_ncols=True)
+                   desc=self._label(), dynamic_ncols=True)
         self._bar = bar
         interval_start, steps_at_start = time.perf_counter(), self.step
         self.clock.restart()
         stop = StopRequest().install()
         try:
             while self.step < cfg.total_steps:
-                stop.check(self.step, self._finish_and_save, f"{self.run_dirs[0].parent}/seed*/checkpoint.pt")
+                stop.check(self.step, self._finish_and_save, f"{self._parent()}/seed*/checkpoint.pt")
                 if self._pending is not None and self._pending.done():
                     self._finish_eval()
                 if self.graph is not None:  # the graph keeps the running sums itself
@@ -254,6 +260,18 @@ class MultiSeedTrainer:
             self._release()
         return [logger.rows for logger in self.loggers]
 
+    def _parent(self) -> str:
+        """The runs' experiment directory (``<log_dir>/*`` when the members have several)."""
+        parents = {d.parent for d in self.run_dirs}
+        return str(parents.pop()) if len(parents) == 1 else f"{self.config.log_dir}/*"
+
+    def _label(self) -> str:
+        """The progress bar's title: the experiment and its seeds, or the number of runs of a sweep."""
+        names = {c.exp_name for c in self.configs}
+        if len(names) == 1:
+            return f"{self.config.exp_name} seeds {' '.join(map(str, self.seeds))}"
+        return f"{self.S} runs of {len(names)} experiments"
+
     def _report_setup(self) -> None:
         """Once, at the first log: what the start cost before full speed (compilation, graph capture)."""
         setup = self.graph.setup_seconds if self.graph is not None else self._setup
@@ -279,7 +297,7 @@ class MultiSeedTrainer:
                 row[key] = float(means[i, s]) / max(self.loss_count, 1)
                 if not math.isfinite(row[key]):
                     raise TrainingError(
-                        f"{key} of seed {self.seeds[s]} became {row[key]} before step {self.step}; the last good "
+                        f"{key} of {self.run_dirs[s]} became {row[key]} before step {self.step}; the last good "
                         f"checkpoint is {self.ckpt_paths[s]} - lower the learning rates or check the dataset")
             rows.append(row)
         self.loss_sums, self.loss_count = {}, 0

@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import fnmatch
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -240,6 +241,74 @@ class LaunchArgs:
     gpu: str | None = None
     one_container: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    grid: list[tuple[str, list[str]]] = field(default_factory=list)  # --grid FIELD=V1,V2: values x seeds
+    max_members: int | None = None  # --one-container: runs per stacked model at most (default: as memory allows)
+
+    def members(self) -> list[Member]:
+        """The launch's runs: each grid point x each seed (just the seeds without --grid)."""
+        return grid_members(self.algo, self.train_argv, self.grid, self.seeds)
+
+    def labels(self) -> list[str | int]:
+        """Each run's name in the summary: its seed, or with --grid its experiment and seed."""
+        return [m.label for m in self.members()] if self.grid else list(self.seeds)
+
+
+# ------------------------------------------------------------------ grids: values x seeds
+GRID_SYMBOLS = {"temperature": "beta", "expectile": "zeta"}  # a swept field's name in run names (the IQL sweeps')
+NOT_SWEPT = ("seed", "exp_name", "log_dir", "resume", "device", "env_name")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of a grid: its training flags (with its own ``--exp-name`` and values), its seed, its label."""
+
+    train_argv: tuple[str, ...]
+    seed: int
+    label: str
+
+
+def format_value(value: Any) -> str:
+    """A swept value as the flag and the run name write it: ``0.9``, ``10``, ``3e-05``."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def grid_run_name(exp_name: str, point: Sequence[tuple[str, Any]]) -> str:
+    """``iql_zeta0.9``, ``iql_zeta0.9_beta3``, ``awac_lambda_awac0.1``: the experiment name of one grid point."""
+    return "_".join([exp_name, *(f"{GRID_SYMBOLS.get(name, name)}{format_value(v)}" for name, v in point)])
+
+
+def grid_members(algo: str, train_argv: Sequence[str], grid: Sequence[tuple[str, Sequence[Any]]],
+                 seeds: Sequence[int]) -> list[Member]:
+    """Every point of ``grid`` (fields and their values; their product) with every seed, point-major; each
+    point writes ``<log_dir>/<grid_run_name>/seed<N>/``. An empty grid: the seeds with ``train_argv``."""
+    if not grid:
+        return [Member(tuple(train_argv), int(s), f"seed {s}") for s in seeds]
+    exp_name = make_config(algo, train_argv).exp_name
+    members = []
+    for values in itertools.product(*(vals for _, vals in grid)):
+        point = [(name, v) for (name, _), v in zip(grid, values)]
+        name = grid_run_name(exp_name, point)
+        argv = [*train_argv, "--exp-name", name]
+        for field_name, v in point:
+            argv += [f"--{field_name.replace('_', '-')}", format_value(v)]
+        members += [Member(tuple(argv), int(s), f"{name} seed {s}") for s in seeds]
+    return members
+
+
+def parse_grid(text: str, config_cls: type) -> tuple[str, list[str]]:
+    """``expectile=0.2,0.5,0.9`` (flag or field name) -> ("expectile", ["0.2", "0.5", "0.9"]); ValueError names
+    the problem."""
+    name, sep, values = text.partition("=")
+    name = name.strip().lstrip("-").replace("-", "_")
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    if not sep or not values.strip():
+        raise ValueError(f"--grid {text!r}: write FIELD=V1,V2,... e.g. --grid expectile=0.2,0.9")
+    if name not in fields or name in NOT_SWEPT:
+        raise ValueError(f"--grid {text!r}: {name!r} is not a training flag a grid can sweep")
+    return name, [v.strip() for v in values.split(",") if v.strip()]
 
 
 def train_parser(config_cls: type, prog: str | None = None) -> argparse.ArgumentParser:
@@ -268,6 +337,13 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
     if one_container:
         parser.add_argument("--one-container", action="store_true",
                             help="run all seeds in one container (the multi-seed path) instead of one each")
+        parser.add_argument("--max-members", type=int, default=None,
+                            help="with --one-container: at most this many runs per stacked model (default: "
+                                 "as many as fit in memory)")
+    if multi_seed:
+        parser.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
+                            help="sweep a training flag over these values (repeat for a product grid); each "
+                                 "value runs every seed under <exp-name>_<field><value>/seed<N>/")
     known, rest = parser.parse_known_args(list(argv))
     try:
         config_cls, _ = get_algorithm(known.algo)
@@ -291,10 +367,36 @@ def parse_launch_args(argv: Sequence[str], *, prog: str, multi_seed: bool, gpu: 
     seeds = list(known.seeds) if multi_seed else [given.get("seed", config_cls.seed)]
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds has duplicates: {seeds}")
+    grid = []
+    for text in getattr(known, "grid", []):
+        try:
+            name, values = parse_grid(text, config_cls)
+            for value in values:  # the field's own type and range, before anything starts
+                config_from_args(config_cls, {**given, name: _flag_value(config_cls, name, value)})
+        except (ValueError, TypeError) as err:
+            parser.error(str(err))
+        if name in given or name in {n for n, _ in grid}:
+            parser.error(f"--grid sets --{name.replace('_', '-')} itself; give it once, in --grid only")
+        grid.append((name, values))
+    max_members = getattr(known, "max_members", None)
+    if max_members is not None and max_members < 1:
+        parser.error(f"--max-members must be at least 1, got {max_members}")
     return LaunchArgs(algo=known.algo, seeds=seeds, train_argv=list(rest),
                       exp_name=given.get("exp_name", config_cls.exp_name),
                       use_wandb=bool(given.get("use_wandb", False)),
-                      gpu=getattr(known, "gpu", None), one_container=getattr(known, "one_container", False))
+                      gpu=getattr(known, "gpu", None), one_container=getattr(known, "one_container", False),
+                      grid=grid, max_members=max_members)
+
+
+def _flag_value(config_cls: type, name: str, text: str) -> Any:
+    """``text`` parsed as the training flag ``name`` parses it (ValueError if it cannot)."""
+    action = next(a for a in train_parser(config_cls)._actions if a.dest == name)
+    if action.type is None:  # a boolean flag: not a value to sweep
+        raise ValueError(f"--grid: --{name.replace('_', '-')} is an on/off flag; run it as two launches")
+    try:
+        return action.type(text)
+    except ValueError as err:
+        raise ValueError(f"--grid: --{name.replace('_', '-')} cannot be {text!r}") from err
 
 
 def _discrete_env(env_name: str) -> bool:
@@ -401,10 +503,14 @@ def launch_plan(args: LaunchArgs, image: Any, app_name: str) -> list[str]:
     """What a launch will do, as lines: containers and GPU, data, and the image's files."""
     files = image_local_files(image)
     data_files = [f for f in files if not f.endswith(".py")]
-    where = ("one container" if args.one_container or len(args.seeds) == 1
-             else f"{len(args.seeds)} containers, one per seed")
+    runs = len(args.labels())
+    where = ("one container" if args.one_container or runs == 1
+             else f"{runs} containers, one per {'run' if args.grid else 'seed'}")
+    if args.grid and args.one_container:
+        where += f" (the {runs} runs as few stacked models as fit, at most {args.max_members or 'all'} each)"
+    grid = "".join(f" --grid {name}={','.join(values)}" for name, values in args.grid)
     return [
-        f"app {app_name}: {args.algo} {args.exp_name} seeds {' '.join(map(str, args.seeds))}",
+        f"app {app_name}: {args.algo} {args.exp_name}{grid} seeds {' '.join(map(str, args.seeds))}",
         f"launch function: CPU only ({DATA_CPU:g} cores, {DATA_MEMORY_GIB} GiB, no GPU): prepares the data, "
         "then starts the training",
         f"training: {where} on {args.gpu or DEFAULT_GPU} (1 GPU, 4 cores each), writing Volume "
@@ -437,9 +543,10 @@ def run_launch(args: LaunchArgs, start: Callable[[], Any], wait: Callable[[Any],
             results.append(wait(handle))
         except Exception as err:  # the remote error after all retries
             results.append(err)
+    labels = args.labels()
     if args.one_container and len(results) == 1:
-        results = results[0] if isinstance(results[0], list) else results * len(args.seeds)
-    lines, status = summarize(results, args.seeds)
+        results = results[0] if isinstance(results[0], list) else results * len(labels)
+    lines, status = summarize(results, labels)
     print("\n".join(lines))
     return status
 
@@ -662,21 +769,105 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
                    launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
     """All ``seeds`` of ``algo`` in this process as one stacked model (``cs224r.fast.MultiSeedTrainer``), with
     ``run_seed``'s locks, launch records, resume-on-retry and summaries (the ``FAST_MULTI_SEED`` hook)."""
+    return run_grid_fast(algo, grid_members(algo, train_argv, [], seeds), log_dir, launch_token, on_checkpoint)
+
+
+def run_grid_fast(algo: str, members: Sequence[Member], log_dir: str | Path, launch_token: str | None = None,
+                  on_checkpoint: Callable[[], None] | None = None, max_members: int | None = None) -> list[dict]:
+    """A grid's runs (``members``: values x seeds) in this process as few stacked models as fit in memory
+    (at most ``max_members`` each), one after another, after a one-line plan. Members stack together when
+    they share everything but ``cs224r.fast.members.HYPERPARAMETERS`` and would start at the same step (a
+    partly finished grid resumes: ``--resume``, or a retry of the same launch). Returns ``run_seed``-like
+    summaries in member order; with several groups a group's errors become its members' ``{"error": ...}``
+    summaries and the other groups go on."""
     from cs224r.envs import get_spec
-    from cs224r.fast.multi_seed_trainer import MultiSeedTrainer  # imported on use: keeps this module light
+    from cs224r.fast import members as stacking  # imported on use: keeps this module light
+    from cs224r.infrastructure import pytorch_util as ptu
 
     if algo not in FAST_ALGOS:
         raise ValueError(f"the fast multi-seed path covers {', '.join(FAST_ALGOS)}, not {algo}")
-    config = make_config(algo, train_argv, seed=seeds[0], log_dir=str(log_dir))
-    if get_spec(config.env_name).discrete:  # the stacked model is the continuous actor only
-        print(f"{config.env_name} has discrete actions; running seeds {list(seeds)} one after another")
-        return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
-    run_dirs = [Path(log_dir) / config.exp_name / f"seed{s}" for s in seeds]
+    configs = [make_config(algo, m.train_argv, seed=m.seed, log_dir=str(log_dir)) for m in members]
+    if get_spec(configs[0].env_name).discrete:  # the stacked model is the continuous actor only
+        print(f"{configs[0].env_name} has discrete actions; running {', '.join(m.label for m in members)} "
+              "one after another")
+        return [run_seed(algo, m.train_argv, m.seed, log_dir, launch_token, on_checkpoint) for m in members]
+    keys = []
+    for cfg in configs:
+        run_dir = Path(log_dir) / cfg.exp_name / f"seed{cfg.seed}"
+        resume = cfg.resume or bool(launch_token) and _read_launch(run_dir).get("launch_token") == launch_token
+        held = (run_dir / "metrics.csv").exists() or checkpoint.exists(run_dir / "checkpoint.pt")
+        # stacked together: the same shared settings, the same starting step; a run that is there without
+        # --resume stays apart (it stops with its own error)
+        keys.append((repr(sorted(stacking.shared_fields(cfg).items())), _start_step(run_dir) if resume else 0,
+                     held and not resume))
+    spec, device = get_spec(configs[0].env_name), ptu.init_device(configs[0].device)
+    graph_steps = configs[0].fast_graph_steps if device.type == "cuda" and configs[0].fast_cuda_graph else 1
+    per_member = max(stacking.member_bytes(c, spec.obs_dim, spec.act_dim, graph_steps) for c in configs)
+    free = stacking.free_bytes(device) if len(members) > 1 and max_members != 1 else 0
+    # the dataset (read here once more) only matters when the grid does not fit in half its share anyway
+    tight = per_member * len(members) > stacking.MEMORY_SHARE * free / 2
+    data_bytes = _dataset_bytes(configs[0]) if free and tight else 0
+    cap = stacking.capacity(per_member, data_bytes, free, max_members) if free else 1
+    groups = stacking.plan_groups(keys, cap)
+    if not free:
+        limit = "--max-members 1" if max_members == 1 else "a single run"
+    elif max_members and cap == max_members:
+        limit = f"--max-members {max_members}"
+    else:
+        limit = f"up to {cap} fit: about {per_member / 2**20:.1f} MiB each, {free / 2**30:.1f} GiB free on {device}"
+    print(f"plan: {len(members)} run(s) of {algo} as {len(groups)} stacked model(s) of "
+          f"{'+'.join(str(len(g)) for g in groups)} ({limit}), one after another", flush=True)
+    results: list[dict] = [{}] * len(members)
+    for group in groups:
+        try:
+            summaries = run_members_fast(algo, [members[i] for i in group], log_dir, launch_token, on_checkpoint)
+        except user_errors() as err:
+            if len(groups) == 1 or isinstance(err, (RunTakenOver, RunDirBusy)):
+                raise
+            print(f"error: {', '.join(members[i].label for i in group)}: {err}", file=sys.stderr)
+            summaries = [{"error": f"{type(err).__name__}: {err}"}] * len(group)
+        for i, summary in zip(group, summaries):
+            results[i] = summary
+    return results
+
+
+def _start_step(run_dir: Path) -> int:
+    """The step a run resumes from: its newest readable checkpoint's (0 without one)."""
+    path = run_dir / "checkpoint.pt"
+    if not checkpoint.exists(path):
+        return 0
+    try:
+        states = checkpoint.read_all(path).states
+    except checkpoint.CheckpointError:
+        return 0  # the trainer says what is wrong with it
+    return max((int(state.get("step", 0)) for _, state in states), default=0)
+
+
+def _dataset_bytes(config: Any) -> int:
+    """Bytes of the dataset's table on the device (one for all members; 0 when it cannot be read here)."""
+    from cs224r.tasks import load_dataset
+
+    try:
+        data = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
+                            data_source=config.data_source)
+    except (OSError, ValueError):  # the trainer reports it
+        return 0
+    return 4 * len(data) * (2 * data.observations[0].size + data.actions[0].size + 2)
+
+
+def run_members_fast(algo: str, members: Sequence[Member], log_dir: str | Path, launch_token: str | None = None,
+                     on_checkpoint: Callable[[], None] | None = None) -> list[dict]:
+    """``members`` (which may differ in the hyperparameters) as one stacked model, with ``run_seed``'s locks,
+    launch records, resume-on-retry and summaries."""
+    from cs224r.fast.multi_seed_trainer import MultiSeedTrainer  # imported on use: keeps this module light
+
+    configs = [make_config(algo, m.train_argv, seed=m.seed, log_dir=str(log_dir)) for m in members]
+    run_dirs = [Path(log_dir) / c.exp_name / f"seed{c.seed}" for c in configs]
     claim = LaunchClaim(run_dirs, launch_token, committed_reader(log_dir))
     locks = lock_all(run_dirs)
     try:
-        resume = prepare_dirs(run_dirs, algo, launch_token, config.resume, claim)
-        config = dataclasses.replace(config, resume=resume)
+        resume = prepare_dirs(run_dirs, algo, launch_token, configs[0].resume, claim)
+        configs = [dataclasses.replace(c, resume=resume) for c in configs]
 
         class _Trainer(MultiSeedTrainer):
             def _write_checkpoints(self, states: list[dict]) -> None:  # also the ones written after an evaluation
@@ -689,17 +880,19 @@ def run_seeds_fast(algo: str, train_argv: Sequence[str], seeds: Sequence[int], l
                 claim.verify()  # before these rows are written
                 super()._log_rows(rows, results, timing)
 
-        trainer = _Trainer(config, seeds, locks=locks)
-        records = [{"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,
-                    "env_name": config.env_name, "train_argv": list(train_argv), "fast_multi_seed": list(seeds)}
-                   for seed in seeds]
+        trainer = _Trainer(configs, locks=locks)
+        together = [f"{c.exp_name}/seed{c.seed}" for c in configs]
+        records = [{"algo": algo, "launch_token": launch_token, "seed": c.seed, "exp_name": c.exp_name,
+                    "env_name": c.env_name, "train_argv": list(m.train_argv),
+                    "fast_multi_seed": [x.seed for x in configs], "fast_members": together}
+                   for m, c in zip(members, configs)]
         all_rows = run_claimed(claim, records, trainer.run, on_checkpoint)
     finally:
         release_all(locks)
     summaries = []
-    for seed, d, rows in zip(seeds, run_dirs, all_rows):
+    for c, d, rows in zip(configs, run_dirs, all_rows):
         last = rows[-1]
-        summaries.append({"algo": algo, "exp_name": config.exp_name, "env_name": config.env_name, "seed": seed,
+        summaries.append({"algo": algo, "exp_name": c.exp_name, "env_name": c.env_name, "seed": c.seed,
                           "run_dir": str(d), "step": int(last["step"]),
                           "final_return": float(last["Eval_AverageReturn"]),
                           "final_success": float(last.get("Eval_SuccessRate", float("nan")))})
@@ -734,6 +927,17 @@ def run_seeds_in_one_process(algo: str, train_argv: Sequence[str], seeds: Sequen
     return [run_seed(algo, train_argv, s, log_dir, launch_token, on_checkpoint) for s in seeds]
 
 
+def run_grid_in_one_process(algo: str, members: Sequence[Member], log_dir: str | Path,
+                            launch_token: str | None = None, on_checkpoint: Callable[[], None] | None = None,
+                            max_members: int | None = None) -> list[dict]:
+    """A grid's runs in this process: stacked (``run_grid_fast``) where the fast path is registered for
+    ``algo``, otherwise one run after another with ``run_seed``. Same layout either way."""
+    if algo in FAST_MULTI_SEED:
+        return run_grid_fast(algo, members, log_dir, launch_token, on_checkpoint, max_members)
+    print(f"no fast multi-seed path for {algo} here; running {len(members)} run(s) one after another", file=sys.stderr)
+    return [run_seed(algo, m.train_argv, m.seed, log_dir, launch_token, on_checkpoint) for m in members]
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors a retry cannot fix: bad flags or data (ValueError, incl. DatasetError and
     UnknownAlgorithmError), an unknown env, a missing file, an existing run or NaN losses (TrainingError),
@@ -753,17 +957,19 @@ def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-def summarize(results: Sequence[Any], seeds: Sequence[int]) -> tuple[list[str], int]:
-    """Lines describing each seed's result and the exit status (1 if any seed failed)."""
+def summarize(results: Sequence[Any], seeds: Sequence[int | str]) -> tuple[list[str], int]:
+    """Lines describing each run's result and the exit status (1 if any failed); ``seeds``: the seeds, or
+    the runs' labels (``Member.label``)."""
     lines, status = [], 0
     for seed, res in zip(seeds, results):
+        name = seed if isinstance(seed, str) else f"seed {seed}"
         if isinstance(res, BaseException):
-            lines.append(f"seed {seed}: failed: {type(res).__name__}: {res}")
+            lines.append(f"{name}: failed: {type(res).__name__}: {res}")
             status = 1
         elif isinstance(res, dict) and "error" in res:
-            lines.append(f"seed {seed}: error: {res['error']}")
+            lines.append(f"{name}: error: {res['error']}")
             status = 1
         else:
-            lines.append(f"seed {seed}: step {res['step']}  final Eval_AverageReturn {res['final_return']:.3f}  "
+            lines.append(f"{name}: step {res['step']}  final Eval_AverageReturn {res['final_return']:.3f}  "
                          f"success rate {res['final_success']:.2f}  ({res['run_dir']})")
     return lines, status

@@ -3,6 +3,7 @@
 The step's own logic (in-graph draws, the device-side schedule, multi-step chunks) is also checked on the
 CPU with ``capture=False``, which runs the code a graph would record."""
 
+import dataclasses
 import os
 from functools import partial
 
@@ -52,7 +53,7 @@ def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=Non
     """The graphed steps (optionally of the compiled update: rounding-level differences) against eager steps."""
     tol = dict(rtol=2e-4, atol=2e-5) if compiled else dict(rtol=1e-5, atol=1e-6)
     data, seeds = dataset(), [1, 2, 7]
-    steps = sum(chunks)
+    steps, batch_size = sum(chunks), (cfg[0] if isinstance(cfg, list) else cfg).batch_size
     runs = []
     for graphed in (False, True):
         fast = fast_cls(seeds, OB, AC, cfg, device=dev)
@@ -60,7 +61,7 @@ def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=Non
         sums: dict[str, torch.Tensor] = {}
         if graphed:
             assert not compiled or fast.enable_compile()
-            step = GraphedStep(fast, sampler, cfg.batch_size, warmup=3, steps_per_replay=max(chunks), capture=capture,
+            step = GraphedStep(fast, sampler, batch_size, warmup=3, steps_per_replay=max(chunks), capture=capture,
                                rng_in_graph=rng_in_graph)
             assert step.needs_setup(1)
             for n in chunks:
@@ -72,7 +73,7 @@ def _eager_vs_graph(fast_cls, cfg, dev, capture, chunks=CHUNKS, rng_in_graph=Non
                 assert set(step.graphs) == ({1, max(chunks)} if step.rng_in_graph else {1})
         else:
             for _ in range(steps):
-                for key, value in fast.update(*sampler.sample(cfg.batch_size)).items():
+                for key, value in fast.update(*sampler.sample(batch_size)).items():
                     sums[key] = sums[key] + value if key in sums else value
         runs.append((fast, {k: v.clone() for k, v in sums.items()}))
     (eager, eager_sums), (graph, graph_sums) = runs
@@ -101,6 +102,24 @@ def test_uncaptured_graph_step_follows_the_cosine_schedule_on_cpu():
     # the rate read from the device table: the mean of the schedule over 18 steps (0 after step 10)
     expected = sum(cosine_lr(IQL_COSINE.actor_lr, n, 10) for n in range(18))
     torch.testing.assert_close(sums["Actor LR"], torch.full((3,), expected), rtol=1e-6, atol=0)
+
+
+# members with their own rates and schedule lengths (a sweep as one model): the [S]-rate table and MemberAdam
+IQL_MEMBERS = [dataclasses.replace(IQL_COSINE, seed=seed, actor_lr=lr, value_lr=lr, critic_lr=lr, total_steps=total,
+                                   expectile=zeta) for seed, lr, total, zeta in ((1, 3e-4, 10, 0.9), (2, 1e-3, 6, 0.5),
+                                                                                 (7, 1e-4, 14, 0.7))]
+
+
+def test_uncaptured_graph_step_follows_each_members_schedule_on_cpu():
+    sums = _eager_vs_graph(FastIQL, IQL_MEMBERS, torch.device("cpu"), capture=False)
+    for s, cfg in enumerate(IQL_MEMBERS):
+        expected = sum(cosine_lr(cfg.actor_lr, n, cfg.total_steps) for n in range(18))
+        torch.testing.assert_close(sums["Actor LR"][s], torch.tensor(expected), rtol=1e-6, atol=0)
+
+
+@needs_cuda
+def test_graphed_iql_members_with_their_own_rates_equal_eager_steps():
+    _eager_vs_graph(FastIQL, IQL_MEMBERS, torch.device("cuda"), capture=True)
 
 
 @needs_cuda
