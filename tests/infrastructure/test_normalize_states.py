@@ -201,3 +201,18 @@ def test_sweeps_and_modal_functions_pass_the_flag_through(tmp_path, one_process)
     stats = _dataset_normalizer("line-v0")
     assert StateNormalizer.from_state_dict(torch.load(run_dir / "policy.pt", weights_only=True)).same_as(stats)
     assert StateNormalizer.from_state_dict(checkpoint.read(run_dir / "checkpoint.pt")["obs_normalizer"]).same_as(stats)
+
+
+def test_a_stacked_sweep_grid_gives_every_member_the_statistics(tmp_path):
+    """``--grid`` members (different expectiles, one stacked model) share the dataset and so its statistics."""
+    pytest.importorskip("cs224r.fast", reason="the students' starter tree has no cs224r/fast")
+    from cs224r.infrastructure import sweep
+
+    members = sweep.grid_members("iql", [*TINY_ARGV, "--exp-name", "g"], [("expectile", [0.7, 0.9])], [1])
+    out = sweep.run_grid_fast("iql", members, tmp_path)
+    assert len(out) == 2 and not any("error" in r for r in out)
+    stats = _dataset_normalizer("line-v0")
+    policies = sorted(tmp_path.glob("g_*/seed1/policy.pt"))
+    assert len(policies) == 2
+    for path in policies:
+        assert StateNormalizer.from_state_dict(torch.load(path, weights_only=True)).same_as(stats)
