@@ -19,6 +19,7 @@ from cs224r.infrastructure.graph_step import (
     GraphedTrainStep,
     eager_format,
     graph_unavailable_reason,
+    make_capturable,
 )
 from cs224r.infrastructure.rl_trainer import RL_Trainer
 from cs224r.infrastructure.schedules import LRSchedule, cosine_lr
@@ -263,3 +264,14 @@ def test_a_planted_hazard_falls_back_on_a_gpu(tmp_path, capsys, name):
     assert len(rows) == 3
 
 
+
+
+def test_make_capturable_keeps_the_step_count_on_the_parameters_device():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([w], lr=0.1)
+    w.grad = torch.ones(2)
+    opt.step()
+    make_capturable(opt)
+    assert opt.param_groups[0]["capturable"] is True
+    step = opt.state[w]["step"]
+    assert step.device == w.device and step.dtype == torch.float32 and float(step) == 1.0
