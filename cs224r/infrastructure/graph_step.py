@@ -177,7 +177,7 @@ class CaptureProbe:
 
 def agent_objects(root: Any) -> Iterator[tuple[str, Any]]:
     """(dotted path, object) for everything reachable from ``root`` through attributes, containers and
-    submodules; tensors, optimizers, schedules and library objects are yielded but not entered."""
+    submodules; tensors, optimizers and library objects are yielded but not entered."""
     seen: set[int] = set()
     stack = [(type(root).__name__, root)]
     while stack:
@@ -186,7 +186,7 @@ def agent_objects(root: Any) -> Iterator[tuple[str, Any]]:
             continue
         seen.add(id(obj))
         yield path, obj
-        if isinstance(obj, (torch.Tensor, torch.optim.Optimizer, LRSchedule, torch.Generator, type)):
+        if isinstance(obj, (torch.Tensor, torch.optim.Optimizer, torch.Generator, type)):
             continue
         if isinstance(obj, nn.Module):
             children = {**{k: v for k, v in vars(obj).items() if not k.startswith("_")}, **obj._modules}
