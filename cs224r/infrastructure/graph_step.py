@@ -27,6 +27,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,21 @@ def _location() -> tuple[str | None, bool]:
             return f"{name if rel.startswith('..') else rel}:{frame.f_lineno}", in_optim
         frame = frame.f_back
     return None, in_optim
+
+
+def _outside(name: str) -> bool:
+    """Whether ``name`` (a source file) is neither torch's nor the trainer's: the agent's code."""
+    name = os.path.abspath(name)
+    return not name.startswith(_TORCH_DIR) and not name.startswith(_INFRA_DIR)
+
+
+def traceback_location(err: BaseException) -> str | None:
+    """``path:line`` of the innermost frame of ``err``'s traceback in the agent's code (None if none)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if _outside(f.filename)]
+    if not frames:
+        return None
+    rel = os.path.relpath(frames[-1].filename)
+    return f"{frames[-1].filename if rel.startswith('..') else rel}:{frames[-1].lineno}"
 
 
 class _Calls(TorchFunctionMode):
@@ -209,7 +225,7 @@ def python_scalars(agent: Any) -> dict[str, Any]:
 def changed_state(before: dict[str, Any], after: dict[str, Any]) -> Hazard | None:
     """A hazard naming the first Python value of the agent that a step changed."""
     for path in after:
-        if path in before and before[path] != after[path]:
+        if path in before and before[path] is not after[path] and before[path] != after[path]:
             return Hazard(f"{path} changes on every step outside tensors ({before[path]!r} -> {after[path]!r}), "
                           "which a graph would replay frozen")
     new = [p for p in after if p not in before]
@@ -335,8 +351,12 @@ class GraphedTrainStep:
                 with torch.cuda.graph(graph):
                     self._steps(n)
             except Exception as err:  # the probe missed it: train eagerly from here
-                torch.cuda.synchronize(self.device)
-                self._fall_back(Hazard(f"capturing the step failed ({str(err).strip().splitlines()[0]})"))
+                try:
+                    torch.cuda.synchronize(self.device)
+                except RuntimeError:
+                    pass
+                text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                self._fall_back(Hazard(f"capturing the step failed ({text})", traceback_location(err)))
                 self._steps(n)
                 return
             finally:

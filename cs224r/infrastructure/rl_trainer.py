@@ -170,6 +170,8 @@ class RL_Trainer:
                 self.step += n
                 bar.update(n)
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                    if self.graph is not None and self.graph.capture:  # the replays still queued are this interval's
+                        torch.cuda.synchronize(self.device)
                     sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
                     row = self._log_interval(sps)
                     for callback in self.callbacks:

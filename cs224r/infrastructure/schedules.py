@@ -57,19 +57,26 @@ class LRSchedule:
         return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
 
     def on_device(self, device: torch.device) -> None:
-        """Keep a cosine schedule on ``device``: the rates of counts 0..total_steps in a table (float32, as the
-        optimizer would round the host's rate), the count as a device tensor, and the optimizer's ``lr`` a
-        0-d tensor that :meth:`step` overwrites in place. Nothing changes for a constant rate."""
-        if self.schedule == "constant" or self._count is not None:
+        """Keep the count on ``device`` (a graph replays no Python), and for a cosine schedule the rates of
+        counts 0..total_steps in a table (float32, as the optimizer would round the host's rate) and the
+        optimizer's ``lr`` as a 0-d tensor that :meth:`step` overwrites in place (a constant rate stays a float)."""
+        if self._count is not None:
+            return
+        self._count = torch.tensor([self._updates], dtype=torch.int64, device=device)
+        if self.schedule == "constant":
             return
         rates = [cosine_lr(self.base_lr, n, self.total_steps) for n in range(self.total_steps + 1)]
         self._table = torch.tensor(rates, dtype=torch.float32, device=device)
-        self._count = torch.tensor([self._updates], dtype=torch.int64, device=device)
         self._lr = torch.tensor(self.current_lr(), dtype=torch.float32, device=device)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr
 
     def step(self) -> float | torch.Tensor:
+        if self._count is not None and self._lr is None:  # a constant rate, the count on the device
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.base_lr
+            self._count.add_(1)
+            return self.base_lr
         if self._count is not None:  # on the device: no host value, so a CUDA graph can replay it
             last = self._table.shape[0] - 1  # past total_steps the rate stays at its end value
             self._lr.copy_(self._table.index_select(0, self._count.clamp(max=last)).squeeze(0))

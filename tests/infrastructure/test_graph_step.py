@@ -20,6 +20,7 @@ from cs224r.infrastructure.graph_step import (
     eager_format,
     graph_unavailable_reason,
     make_capturable,
+    traceback_location,
 )
 from cs224r.infrastructure.rl_trainer import RL_Trainer
 from cs224r.infrastructure.schedules import LRSchedule, cosine_lr
@@ -275,3 +276,15 @@ def test_make_capturable_keeps_the_step_count_on_the_parameters_device():
     assert opt.param_groups[0]["capturable"] is True
     step = opt.state[w]["step"]
     assert step.device == w.device and step.dtype == torch.float32 and float(step) == 1.0
+
+
+def test_a_failed_capture_is_named_at_the_agents_line():
+    def agent_code():
+        raise RuntimeError("operation not permitted when stream is capturing\nmore")
+
+    try:
+        agent_code()
+    except RuntimeError as err:
+        where = traceback_location(err)
+    line = inspect.getsourcelines(agent_code)[1] + 1
+    assert where == f"tests/infrastructure/test_graph_step.py:{line}"
