@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import sysconfig
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ from cs224r.infrastructure.schedules import LRSchedule
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _OPTIM_DIR = os.path.join(_TORCH_DIR, "optim") + os.sep
 _INFRA_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the trainer's own files
+_STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
 
 SYNC = "waits for the GPU: a host sync"
 SHAPE = "an output shape that depends on the data"
@@ -89,34 +91,37 @@ class Hazard:
                 "training step, or pass --no-cuda-graph to silence this)")
 
 
+def _outside(filename: str) -> bool:
+    """Whether ``filename`` is the agent's code: not torch's, the trainer's or Python's own library."""
+    name = os.path.abspath(filename)
+    if name.startswith((_TORCH_DIR, _INFRA_DIR)):
+        return False
+    return not name.startswith(_STDLIB_DIR) or "site-packages" in name[len(_STDLIB_DIR):]
+
+
+def _where(filename: str, lineno: int | None) -> str:
+    """``path:line``, the path relative to the working directory when it is below it."""
+    rel = os.path.relpath(filename)
+    return f"{filename if rel.startswith('..') else rel}:{lineno}"
+
+
 def _location() -> tuple[str | None, bool]:
-    """(``path:line`` of the innermost frame outside torch and the trainer's files - the agent's code - or None;
-    whether torch.optim's own code made the call), looking outward from the probe."""
+    """(``path:line`` of the innermost frame in the agent's code, or None; whether torch.optim's own code
+    made the call), looking outward from the probe."""
     frame, in_optim = sys._getframe(1), False
     while frame is not None:
-        name = os.path.abspath(frame.f_code.co_filename)
-        if name.startswith(_TORCH_DIR):
-            in_optim = in_optim or name.startswith(_OPTIM_DIR)
-        elif not name.startswith(_INFRA_DIR):  # this file and the trainer's (e.g. pytorch_util) are skipped
-            rel = os.path.relpath(name)
-            return f"{name if rel.startswith('..') else rel}:{frame.f_lineno}", in_optim
+        name = frame.f_code.co_filename
+        if _outside(name):
+            return _where(name, frame.f_lineno), in_optim
+        in_optim = in_optim or os.path.abspath(name).startswith(_OPTIM_DIR)
         frame = frame.f_back
     return None, in_optim
-
-
-def _outside(name: str) -> bool:
-    """Whether ``name`` (a source file) is neither torch's nor the trainer's: the agent's code."""
-    name = os.path.abspath(name)
-    return not name.startswith(_TORCH_DIR) and not name.startswith(_INFRA_DIR)
 
 
 def traceback_location(err: BaseException) -> str | None:
     """``path:line`` of the innermost frame of ``err``'s traceback in the agent's code (None if none)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if _outside(f.filename)]
-    if not frames:
-        return None
-    rel = os.path.relpath(frames[-1].filename)
-    return f"{frames[-1].filename if rel.startswith('..') else rel}:{frames[-1].lineno}"
+    return _where(frames[-1].filename, frames[-1].lineno) if frames else None
 
 
 class _Calls(TorchFunctionMode):

@@ -242,12 +242,22 @@ def test_captured_step_gives_the_eager_trainers_numbers_on_a_gpu(tmp_path, name)
 @needs_cuda
 @pytest.mark.parametrize("first, second", [(True, False), (False, True)])
 def test_resume_across_captured_and_eager_runs_on_a_gpu(tmp_path, first, second):
+    config_cls, agent_cls, extra = CASES["iql-cosine"]
+
+    def stop_at_20(trainer, row):  # after the step-20 evaluation; the step-14 checkpoint stands
+        if row["step"] == 20:
+            raise KeyboardInterrupt
+
     try:
         _run(tmp_path / "a", "iql-cosine", uncaptured=False, device="cuda", cuda_graph=False)
-        _run(tmp_path / "b", "iql-cosine", uncaptured=False, device="cuda", cuda_graph=first, total_steps=14)
-        _run(tmp_path / "b", "iql-cosine", uncaptured=False, device="cuda", cuda_graph=second, resume=True)
+        cfg = trainer_config(config_cls, tmp_path / "b", device="cuda", cuda_graph=first, **{**SMALL, **extra})
+        with pytest.raises(KeyboardInterrupt):
+            RL_Trainer(cfg, agent_cls, callbacks=[stop_at_20]).run()
+        resumed, _ = _run(tmp_path / "b", "iql-cosine", uncaptured=False, device="cuda", cuda_graph=second,
+                          resume=True)
     finally:
         ptu.init_device("cpu")
+    assert resumed.step == 30 and (resumed.graph is not None) == second
     assert_rows_close(read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"),
                       read_csv(tmp_path / "a" / "t" / "seed3" / "metrics.csv"))
 
