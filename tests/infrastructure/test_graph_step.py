@@ -106,10 +106,12 @@ def test_schedule_on_the_device_gives_the_hosts_rates_and_resumes():
     dev.num_updates = 1
     host.num_updates = 1
     dev.on_device(torch.device("cpu"))
+    lr, count = dev._lr, dev._count  # a replay reads and writes these very tensors: never replaced
     for _ in range(6):  # past total_steps the rate stays at its end value
         want, got = host.step(), dev.step()
         assert isinstance(got, torch.Tensor) and float(got) == pytest.approx(want, abs=1e-7)
-        assert opt.param_groups[0]["lr"] is dev._lr and float(dev._lr) == float(got)
+        assert opt.param_groups[0]["lr"] is lr and dev._lr is lr and dev._count is count
+        assert float(lr) == float(got) and got is not lr  # the logged value is a copy
     assert dev.state_dict() == host.state_dict() == {"num_updates": 7}
     dev.load_state_dict({"num_updates": 2})
     assert float(dev.step()) == pytest.approx(cosine_lr(2.0, 2, 5))
@@ -299,3 +301,18 @@ def test_a_failed_capture_is_named_at_the_agents_line():
         where = traceback_location(err)
     line = inspect.getsourcelines(agent_code)[1] + 1
     assert where == f"tests/infrastructure/test_graph_step.py:{line}"
+
+
+def test_running_sums_are_updated_in_place_as_a_replay_needs(tmp_path):
+    """A replay writes to the addresses it was captured with: the sums must never be replaced by new tensors."""
+    trainer = RL_Trainer(trainer_config(AWACConfig, tmp_path, **SMALL), AWACAgent, uncaptured_graph=True)
+    step = trainer.graph
+    step.advance(3)  # the warm-up creates the sums
+    before = {k: (v.data_ptr(), float(v)) for k, v in step.sums.items()}
+    step.advance(4)
+    assert {k: v.data_ptr() for k, v in step.sums.items()} == {k: p for k, (p, _) in before.items()}
+    assert all(float(step.sums[k]) != total for k, (_, total) in before.items())
+    step.reset_sums()
+    assert {k: v.data_ptr() for k, v in step.sums.items()} == {k: p for k, (p, _) in before.items()}
+    assert all(float(v) == 0.0 for v in step.sums.values())
+    trainer._release()
