@@ -210,7 +210,7 @@ def test_probe_ignores_the_optimizers_host_step_count_on_a_cpu_only():
     assert "torch" not in (probe.hazard.where or "")  # named at this test's call, not inside torch.optim
 
 
-def test_cuda_graph_flag_parses_and_a_cpu_has_no_graph(tmp_path):
+def test_cuda_graph_flag_parses_and_a_cpu_has_no_graph(tmp_path, capsys):
     import argparse
 
     from cs224r.infrastructure.config import add_config_flags, config_from_args
@@ -223,6 +223,7 @@ def test_cuda_graph_flag_parses_and_a_cpu_has_no_graph(tmp_path):
     assert "CUDA" in graph_unavailable_reason(torch.device("cpu"))
     trainer, _ = _run(tmp_path, "awac", uncaptured=False, total_steps=10)
     assert trainer.config.cuda_graph and trainer.graph is None
+    assert "graph" not in capsys.readouterr().out  # nothing to say on a CPU
     with pytest.raises(RuntimeError, match="CUDA graphs need a CUDA device"):
         GraphedTrainStep(trainer.agent, trainer.buffer, 16)
 
