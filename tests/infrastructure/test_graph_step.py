@@ -171,6 +171,7 @@ PLANTED = {  # name: (code, words the cause must hold)
     "mask": (lambda a, log: log["Q Mean"].reshape(1)[log["Q Mean"].reshape(1) > 0], "boolean mask"),
     "masked_select": (lambda a, log: log["Q Mean"].reshape(1).masked_select(torch.tensor([True])), "masked_select"),
     "unique": (lambda a, log: torch.unique(log["Q Mean"].reshape(1)), "`unique`"),
+    "unique-aten": (lambda a, log: torch._unique2(log["Q Mean"].reshape(1)), "`unique`"),  # seen as an aten op only
 }
 
 
