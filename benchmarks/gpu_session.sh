@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A prepared GPU session under one deadline per call. Everything worth keeping lands in $OUT (default
 # ./gpu_out): gpu.txt tests.log bench_awac.txt bench_iql.txt generate.log train.log metrics.tgz ckpt_<exp>.tgz
+# (PHASE=plain: tests_plain.log bench_plain_<algo>[_cs224r].txt starter_speed.txt train_plain.log ckpt_<exp>.tgz)
 #
 #   PHASE=check bash benchmarks/gpu_session.sh [SECONDS]  # CUDA tests + benchmarks, dataset generated alongside
 #   PHASE=train bash benchmarks/gpu_session.sh [SECONDS]  # the 3-seed AWAC sweep (generates the dataset if missing)
