@@ -1,11 +1,16 @@
 """Training speed: the plain reference AWAC (or IQL) step against the fast multi-seed path, in the same run.
 
     python benchmarks/bench_train.py [--algo awac|iql] [--device cpu|cuda] [--rounds 5] [--steps 30] [--compile]
+                                     [--preset cs224r]
 
-Shapes are AntMaze's (obs 29, action 8) with the default AWAC (or IQL) config (2 x 256 MLPs, batch 256) on a
-synthetic dataset; every step includes drawing the minibatch on the device, as in training. Timings
-alternate (reference, fast S=1, fast S=3, reference, ...) for ``--rounds`` rounds and the median of each
-is reported, so a machine shared with other jobs slows all three alike. Not a test: nothing is asserted.
+Shapes are AntMaze's (obs 29, action 8) with the default AWAC (or IQL) config (2 x 256 MLPs, batch 256;
+``--preset cs224r``: the course's 4 x 512 actor and cosine schedule) on a synthetic dataset; every step
+includes drawing the minibatch on the device, as in training. Timings alternate (reference, plain graphed,
+fast S=1, fast S=3, reference, ...) for ``--rounds`` rounds and the median of each is reported, so a machine
+shared with other jobs slows all of them alike. ``plain cuda-graph xK`` is RL_Trainer's own step (the
+reference agent, unchanged) replayed as CUDA graphs of K steps (``--cuda-graph``, graph_step.py); on a CPU
+the same code runs uncaptured (``plain graph code, uncaptured``), which only shows that it costs nothing
+there. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from cs224r.fast.iql import FastIQL  # noqa: E402
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer  # noqa: E402
 from cs224r.fast.sampler import MultiSeedSampler  # noqa: E402
 from cs224r.infrastructure import pytorch_util as ptu  # noqa: E402
-from cs224r.infrastructure.config import AWACConfig, IQLConfig  # noqa: E402
+from cs224r.infrastructure.config import AWACConfig, IQLConfig, preset_overrides  # noqa: E402
+from cs224r.infrastructure.graph_step import GraphedTrainStep  # noqa: E402
+from cs224r.infrastructure.graph_step import graph_unavailable_reason as plain_graph_reason  # noqa: E402
 from cs224r.infrastructure.replay_buffer import ReplayBuffer  # noqa: E402
 from cs224r.infrastructure.utils import set_seed  # noqa: E402
 
@@ -110,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graph-steps", type=int, default=10,
                         help="also time CUDA graphs of this many steps per replay (default 10)")
     parser.add_argument("--seeds", type=int, default=3, help="S for the multi-seed timing (default 3)")
+    parser.add_argument("--preset", choices=("cs224r",), default=None,
+                        help="the course's settings (4 x 512 actor, cosine actor schedule over 300k steps)")
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="skip the profile of how much of each step is matrix multiplies")
     parser.add_argument("--no-single", dest="single", action="store_false",
@@ -127,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
     device = ptu.init_device(args.device)
     cfg = AWACConfig() if args.algo == "awac" else IQLConfig()  # IQL: the cosine actor schedule
+    if args.preset:
+        names = {f.name for f in dataclasses.fields(cfg)}
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in preset_overrides(args.preset, "antmaze-umaze-v0").items()
+                                          if k in names})
     agent_cls, fast_cls = (AWACAgent, FastAWAC) if args.algo == "awac" else (IQLAgent, FastIQL)
     data = synthetic_dataset(args.dataset_size)
 
@@ -137,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         ref_agent.train(*ref_buffer.sample(cfg.batch_size))
 
     runners = {"reference": (1, ref_step, 1)}  # name: (seeds, one call, steps per call)
+    # RL_Trainer's step of the same reference agent, replayed as CUDA graphs (or, on a CPU, uncaptured)
+    plain_reason = plain_graph_reason(device)
+    for k in sorted({1, args.graph_steps}) if plain_reason is None and args.cuda_graph else [1]:
+        set_seed(0)
+        agent_g, buffer_g = agent_cls(OB_DIM, AC_DIM, False, cfg), ReplayBuffer(data, device, seed=0)
+        graphed = GraphedTrainStep(agent_g, buffer_g, cfg.batch_size, steps_per_replay=k,
+                                   capture=plain_reason is None and args.cuda_graph)
+        name = f"plain cuda-graph x{k}" if graphed.capture else "plain graph code, uncaptured"
+        runners[name] = (1, lambda g=graphed, k=k: g.advance(k), k)
     for S in sorted({1, args.seeds} if args.single else {args.seeds}):
         seeds = list(range(1, S + 1))
         fast, sampler = fast_cls(seeds, OB_DIM, AC_DIM, cfg, device), MultiSeedSampler(data, device, seeds)
@@ -183,14 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     print(f"date {date.today()}  device {device} ({gpu or platform.processor() or platform.machine()})  "
           f"{args.algo}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"config: 2x256 MLPs, batch {cfg.batch_size}, obs {OB_DIM}, act {AC_DIM}")
+          f"config: actor {cfg.actor_n_layers}x{cfg.actor_size}, critic {cfg.critic_n_layers}x{cfg.critic_size}, "
+          f"actor schedule {cfg.actor_lr_schedule}, batch {cfg.batch_size}, obs {OB_DIM}, act {AC_DIM}"
+          f"{', preset ' + args.preset if args.preset else ''}")
+    if plain_reason is not None:
+        print(f"plain graphed step: {plain_reason}; its code ran uncaptured")
     print(f"median of {args.rounds} alternating rounds x {args.steps} steps (min..max in brackets)")
     ref_sps = 1.0 / statistics.median(times["reference"])
-    print(f"{'path':<22}{'ms/step':>10}{'steps/s':>10}{'seed-steps/s':>14}{'vs reference':>14}")
+    print(f"{'path':<30}{'ms/step':>10}{'steps/s':>10}{'seed-steps/s':>14}{'vs reference':>14}")
     for name, (S, _, _k) in runners.items():
         med = statistics.median(times[name])
         sps = 1.0 / med
-        print(f"{name:<22}{med * 1e3:>10.2f}{sps:>10.1f}{S * sps:>14.1f}{S * sps / ref_sps:>13.2f}x"
+        print(f"{name:<30}{med * 1e3:>10.2f}{sps:>10.1f}{S * sps:>14.1f}{S * sps / ref_sps:>13.2f}x"
               f"   [{min(times[name]) * 1e3:.1f}..{max(times[name]) * 1e3:.1f} ms]")
     if device.type == "cuda":
         print(f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**20:.1f} MiB (all paths together)")
@@ -203,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             if "cuda-graph" in name:  # one replay is one launch: nothing per op to attribute
                 continue
             gemm, total = gemm_share(step, args.steps)
-            print(f"  {name:<22}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
+            print(f"  {name:<30}{gemm * 1e3 / args.steps / S_:>8.2f} ms matmul per seed-step of "
                   f"{total * 1e3 / args.steps / S_:>6.2f} ms ({gemm / total:.0%})")
     if args.trainer_steps > 0:
         seeds = list(range(1, args.seeds + 1))
@@ -211,8 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"training loop (MultiSeedTrainer, S={args.seeds}{', compiled' if compiled else ''}"
               f"{', CUDA graphs' if graph_unavailable_reason(device) is None else ''}): {1e3 / sps:.2f} ms/step, "
               f"{sps * args.seeds:.1f} seed-steps/s over steps {args.trainer_steps}..{2 * args.trainer_steps}")
+    plain = [n for n in runners if n.startswith("plain")]
+    best_plain = min(plain, key=lambda n: statistics.median(times[n]))
+    print(f"projected training time for one seed x 1M steps (no evaluation): reference "
+          f"{statistics.median(times['reference']) * 1e6 / 3600:.2f} h, {best_plain} "
+          f"{statistics.median(times[best_plain]) * 1e6 / 3600:.2f} h")
     S = args.seeds
-    best = min((statistics.median(times[n]) for n, (s, _, _k) in runners.items() if s == S and n != "reference"))
+    best = min((statistics.median(times[n]) for n, (s, _, _k) in runners.items()
+                if s == S and n != "reference" and not n.startswith("plain")))
     print(f"projected training time for {S} seeds x 1M steps (no evaluation): fast {best * 1e6 / 3600:.2f} h, "
           f"reference one seed after another {S * statistics.median(times['reference']) * 1e6 / 3600:.2f} h")
     return 0

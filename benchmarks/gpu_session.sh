@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A prepared GPU session under one deadline per call. Everything worth keeping lands in $OUT (default
 # ./gpu_out): gpu.txt tests.log bench_awac.txt bench_iql.txt generate.log train.log metrics.tgz ckpt_<exp>.tgz
+# (PHASE=plain: tests_plain.log bench_plain_<algo>[_cs224r].txt starter_speed.txt train_plain.log ckpt_<exp>.tgz)
 #
 #   PHASE=check bash benchmarks/gpu_session.sh [SECONDS]  # CUDA tests + benchmarks, dataset generated alongside
 #   PHASE=train bash benchmarks/gpu_session.sh [SECONDS]  # the 3-seed AWAC sweep (generates the dataset if missing)
 #   bash benchmarks/gpu_session.sh [SECONDS]              # both, one after the other (PHASE=all; default 540 s)
 #   PHASE=sweep bash benchmarks/gpu_session.sh [SECONDS]  # issue 27: a sweep as one stacked model (see sweep_phase)
+#   PHASE=plain bash benchmarks/gpu_session.sh [SECONDS]  # #25: RL_Trainer's graphed step (--cuda-graph), see below
 #
 # The dataset goes to $CS224R_DATA (default runs/gpu_data in the checkout, which a warm device machine keeps
 # between calls), so a train call right after a check call starts training at once. The sweep stops
@@ -98,6 +100,81 @@ if [ "$PHASE" = sweep ]; then
     exit $?
 fi
 # ---------------------------------------------------------------- PHASE=sweep (issue 27) ends
+# PHASE=plain (#25): the plain trainer's step replayed as CUDA graphs, for any agent. In order, each under the
+# deadline: its GPU tests (tests/infrastructure/test_graph_step.py + the trainer's tests), bench_train.py for AWAC
+# and IQL at the default settings and --preset cs224r (plain eager vs plain cuda-graph x1/x10 vs fast, same run;
+# bench_plain_<algo>[_cs224r].txt), the starter tree with the solutions filled in against this tree (the same
+# PLAIN_SPEED_STEPS-step run in each; starter_speed.txt), then the measured end-to-end run(s): one seed of
+# RL_Trainer (no --fast) with 20 evaluations of 50 episodes: PLAIN_RUNS="default cs224r" (default: 1M AWAC steps,
+# target <= 25 min on one H100; cs224r: --preset cs224r, 300k steps, target <= 8 min). A run stopped by the
+# deadline writes its checkpoint (ckpt_<exp>.tgz comes back); unpack it into runs/gpu_runs in a later call and
+# the same command resumes it (--resume): Time_Elapsed in its metrics.csv adds up over the calls.
+# Knobs: PLAIN_ALGO (awac | iql), PLAIN_TESTS (empty: skip the tests), BENCH_PRESETS (default cs224r),
+# PLAIN_SPEED_STEPS (20000; 0 skips the starter-tree comparison), PLAIN_RUNS (default cs224r; empty: none).
+if [ "$PHASE" = plain ]; then
+    PLAIN_ALGO=${PLAIN_ALGO:-awac}
+    if [ -n "${PLAIN_TESTS-1}" ]; then
+        timeout 240 python3 -m pytest -q -p no:cacheprovider tests/infrastructure/test_graph_step.py \
+            tests/infrastructure/test_rl_trainer.py tests/infrastructure/test_preset_and_schedule.py \
+            >"$OUT/tests_plain.log" 2>&1
+        echo "plain graph tests rc=$? at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests_plain.log"
+    fi
+    if [ "${BENCH_STEPS:-200}" != 0 ]; then
+        for algo in ${BENCH_ALGOS:-awac iql}; do
+            for preset in ${BENCH_PRESETS:-default cs224r}; do
+                suffix=$([ "$preset" = default ] || echo "_$preset")
+                timeout 150 python3 benchmarks/bench_train.py --algo $algo --device "$DEVICE" --rounds 3 \
+                    --steps "${BENCH_STEPS:-200}" --no-profile --no-single \
+                    $([ "$preset" = default ] || echo "--preset $preset") ${BENCH_ARGS:-} 2>&1 \
+                    | tee "$OUT/bench_plain_$algo$suffix.txt"
+            done
+        done
+    fi
+    if [ -n "$GEN" ]; then wait $GEN; GEN=; tail -2 "$OUT/generate.log"; fi
+    PM=${MARGIN:-20}
+    SPEED=${PLAIN_SPEED_STEPS:-20000}
+    if [ "$SPEED" != 0 ]; then  # the starter tree + the solutions trains as fast as this tree
+        STARTER=/tmp/starter_$$
+        python3 scripts/make_handout.py "$STARTER" >/dev/null \
+            && for d in agents critics policies; do cp cs224r/$d/*.py "$STARTER/cs224r/$d/"; done
+        for tree in "$PWD" "$STARTER"; do
+            name=$([ "$tree" = "$PWD" ] && echo solution_tree || echo starter_tree)
+            ( cd "$tree" && timeout 200 env PYTHONPATH="$tree:$PYTHONPATH" python3 "scripts/run_$PLAIN_ALGO.py" \
+                  --env-name "$ENV" --seed 1 --device "$DEVICE" --log-dir /tmp/speed_$$ --exp-name "$name" \
+                  --total-steps $((2 * SPEED)) --eval-interval "$SPEED" --eval-episodes 1 ${TRAIN_ARGS:-} \
+                  >>"$OUT/starter_speed.log" 2>&1 )
+            rc=$?
+            python3 - "$name" "$rc" /tmp/speed_$$/"$name"/seed1/metrics.csv <<'PY' | tee -a "$OUT/starter_speed.txt"
+import csv, sys
+name, rc, path = sys.argv[1:]
+try:
+    rows = list(csv.DictReader(open(path)))
+    print(f"{name} rc={rc}: {float(rows[-1]['Train_StepsPerSecond']):.1f} steps/s over its 2nd interval "
+          f"(after warm-up and capture), step {rows[-1]['step']}")
+except (OSError, KeyError, IndexError) as err:
+    print(f"{name} rc={rc}: no metrics ({err})")
+PY
+        done
+    fi
+    for which in ${PLAIN_RUNS:-default cs224r}; do
+        steps=$([ "$which" = cs224r ] && echo 300000 || echo "${TOTAL_STEPS:-1000000}")
+        exp=${PLAIN_ALGO}_plain_graph_$which
+        extra=$([ "$which" = cs224r ] && echo "--preset cs224r")
+        resume=$([ -f "$RUNS/$exp/seed1/checkpoint.pt" ] && echo --resume)
+        [ "$(left)" -gt $((PM + 60)) ] || { echo "no time left for $exp"; continue; }
+        echo "$exp: $steps steps, 20 evaluations x 50 episodes, from $(($(date +%s) - T0)) s ${resume:+(resumed)}"
+        timeout -s INT $(($(left) - PM)) python3 "scripts/run_$PLAIN_ALGO.py" --env-name "$ENV" \
+            --seed 1 --device "$DEVICE" --log-dir "$RUNS" --exp-name "$exp" $extra --total-steps "$steps" \
+            --eval-interval $((steps / 20)) --checkpoint-interval $((steps / 20)) --eval-episodes 50 $resume \
+            ${TRAIN_ARGS:-} >>"$OUT/train_plain.log" 2>&1
+        echo "$exp rc=$? at $(($(date +%s) - T0)) s (step, ..., Time_Elapsed of the last rows:)"
+        { head -1 "$RUNS/$exp/seed1/metrics.csv"; tail -3 "$RUNS/$exp/seed1/metrics.csv"; } 2>/dev/null
+        tar -czf "$OUT/ckpt_$exp.tgz" -C "$RUNS" "$exp" 2>/dev/null
+    done
+    grep -h "no CUDA graph\|setup" "$OUT/train_plain.log" "$OUT/starter_speed.log" 2>/dev/null | sort | uniq -c
+    echo "plain done at $(($(date +%s) - T0)) s"
+    exit 0
+fi
 
 TESTS_RC=0
 if [ "$PHASE" != train ]; then

@@ -55,3 +55,14 @@ def test_bench_generate_runs_both_recipes(capsys):
                                          "--knob", "lapse_rate=0.1", "--knob", "lapse_steps=3"]) == 0
     out = capsys.readouterr().out
     assert "clean:" in out and "d4rl:" in out and "d4rl / clean speed ratio" in out
+
+
+def test_bench_train_times_the_plain_graphed_step_beside_the_others(capsys):
+    argv = ["--algo", "iql", "--preset", "cs224r", "--device", "cpu", "--rounds", "1", "--steps", "1", "--warmup", "4",
+            "--dataset-size", "500", "--no-single", "--seeds", "1", "--no-profile"]
+    assert _load("bench_train").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "actor 4x512" in out and "actor schedule cosine" in out and "preset cs224r" in out
+    for path in ("reference", "plain graph code, uncaptured", "fast S=1"):
+        assert f"\n{path} " in out
+    assert "CUDA graphs need a CUDA device; its code ran uncaptured" in out

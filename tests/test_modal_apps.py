@@ -144,6 +144,15 @@ def test_training_flags_pass_through_unchanged():
     assert compiled.one_container and compiled.train_argv == ["--fast-compile"]
 
 
+@pytest.mark.parametrize("app", [modal_train, modal_train_para])
+def test_the_modal_apps_train_with_cuda_graphs_by_default(app):
+    seed = ["--seed", "2"] if app is modal_train else []
+    args = app.parse(["--algo", "iql", "--env-name", "point-reach-v0", *seed])
+    assert sweep.make_config(args.algo, args.train_argv, seed=args.seeds[0]).cuda_graph is True
+    off = app.parse(["--algo", "awac", "--no-cuda-graph", *seed])
+    assert sweep.make_config(off.algo, off.train_argv, seed=off.seeds[0]).cuda_graph is False
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "1"], "--seeds"),
     (["--log-dir", "x"], "fixed on Modal"),

@@ -39,6 +39,8 @@ class TrainConfig:
     fast_cuda_graph: bool = True  # --fast on a GPU: replay the training steps as CUDA graphs (no effect on a CPU)
     fast_graph_steps: int = 10  # --fast-cuda-graph: steps captured back to back in one replay (1 = one per replay)
     fast_eval_beside: bool = True  # --fast-cuda-graph: evaluate on a worker thread beside training (same numbers)
+    cuda_graph: bool = True  # on a GPU: replay RL_Trainer's whole step (any agent) as CUDA graphs; nothing on a CPU
+    cuda_graph_steps: int = 10  # --cuda-graph: steps captured back to back in one replay (1 = one per replay)
     plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
     action_clip: float = 0.0  # clip continuous dataset actions to +-this before training; 0 = leave them
     preset: str | None = None  # named overrides (PRESETS), applied before explicit flags: --preset cs224r
@@ -155,7 +157,7 @@ FIELD_RANGES: dict[str, str] = {
     "critic_size": "positive", "actor_lr": "positive", "critic_lr": "positive", "value_lr": "positive",
     "gamma": "fraction", "tau": "fraction", "lambda_awac": "positive", "max_weight": "positive",
     "temperature": "non-negative", "expectile": "open fraction", "grad_clip": "non-negative",
-    "filter_top_percent": "percent",
+    "filter_top_percent": "percent", "cuda_graph_steps": "positive",
 }
 SCHEDULES = ("constant", "cosine")  # the actor's learning-rate schedules (cs224r/infrastructure/schedules.py)
 CHOICES: dict[str, tuple[str, ...]] = {"actor_lr_schedule": SCHEDULES,

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from cs224r.data.filtering import clip_actions
 from cs224r.data.normalization import EPS, StateNormalizer
 from cs224r.envs import evaluate, get_spec
-from cs224r.infrastructure import checkpoint
+from cs224r.infrastructure import checkpoint, graph_step
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
@@ -97,11 +97,16 @@ class RL_Trainer:
     ``config.json``, ``checkpoint.pt`` (latest), ``checkpoint.prev.pt`` (the one before), ``policy.pt``
     (final actor weights) and ``run.lock``. The trainer holds the directory's lock from its start until
     ``run`` ends (``lock``: one the caller took and releases itself).
+
+    On a CUDA device with ``config.cuda_graph`` the steps are replayed as CUDA graphs
+    (``graph_step.GraphedTrainStep``; same numbers); ``uncaptured_graph`` runs that code without
+    recording it, on any device (the CPU tests).
     """
 
     def __init__(self, config: Any, agent_cls: type, callbacks: list | None = None,
-                 lock: RunLock | None = None) -> None:
+                 lock: RunLock | None = None, uncaptured_graph: bool = False) -> None:
         self.config = config
+        self._uncaptured_graph = uncaptured_graph
         self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
         self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
         self.ckpt_path = self.run_dir / "checkpoint.pt"
@@ -151,6 +156,8 @@ class RL_Trainer:
         self.logger = Logger(self.run_dir, rows, config.use_wandb, config.wandb_project,
                              f"{config.exp_name}_seed{config.seed}", cfg,
                              purge_step=self.step if self.step else None)
+        # after the checkpoint is loaded: the graph works on the optimizers and schedules as resumed
+        self.graph = graph_step.for_trainer(config, self.agent, self.buffer, self.loss_sums, self._uncaptured_graph)
 
     def _release(self) -> None:
         if self._own_lock:
@@ -167,11 +174,12 @@ class RL_Trainer:
         try:
             while self.step < cfg.total_steps:
                 stop.check(self.step, self.save_checkpoint, str(self.ckpt_path))  # after Ctrl-C / SIGTERM
-                info = self.agent.train(*self.buffer.sample(cfg.batch_size))
-                self._accumulate(info)
-                self.step += 1
-                bar.update(1)
+                n = self._train_steps()
+                self.step += n
+                bar.update(n)
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                    if self.graph is not None and self.graph.capture:  # the replays still queued are this interval's
+                        torch.cuda.synchronize(self.device)
                     sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
                     row = self._log_interval(sps)
                     for callback in self.callbacks:
@@ -189,6 +197,19 @@ class RL_Trainer:
             self._release()
         return self.logger.rows
 
+    def _train_steps(self) -> int:
+        """One eager step, or graphed steps up to the next evaluation, checkpoint or the end; returns how many."""
+        cfg = self.config
+        if self.graph is None:
+            self._accumulate(self.agent.train(*self.buffer.sample(cfg.batch_size)))
+            return 1
+        nxt = min(cfg.total_steps, *((self.step // k + 1) * k for k in (cfg.eval_interval, cfg.checkpoint_interval)))
+        n = min(self.graph.steps_per_replay, nxt - self.step)
+        self.graph.advance(n)
+        self.loss_sums = self.graph.sums  # the graph keeps the running sums itself
+        self.loss_count += n
+        return n
+
     def _accumulate(self, info: dict) -> None:
         for key, value in info.items():
             value = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
@@ -204,6 +225,8 @@ class RL_Trainer:
                     f"{key} became {row[key]} before step {self.step}; the last good checkpoint is "
                     f"{self.ckpt_path} - lower the learning rates or check the dataset for bad rewards")
         self.loss_sums, self.loss_count = {}, 0
+        if self.graph is not None:
+            self.graph.reset_sums()
         row.update(self.evaluate())
         row["Train_StepsPerSecond"] = steps_per_second
         row["Time_Elapsed"] = self.clock.tick()
@@ -233,7 +256,10 @@ class RL_Trainer:
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> None:
-        state = {"step": self.step, "elapsed": self.clock.tick(), "agent": self.agent.state_dict(),
+        agent = self.agent.state_dict()
+        if self.graph is not None:  # the same file whichever mode wrote it
+            agent = graph_step.eager_format(agent)
+        state = {"step": self.step, "elapsed": self.clock.tick(), "agent": agent,
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                  "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
                  "config": dataclasses.asdict(self.config)}

@@ -7,7 +7,7 @@ import torch
 from torch import distributions, nn
 
 from cs224r.infrastructure import pytorch_util as ptu
-from cs224r.infrastructure.schedules import SCHEDULES, cosine_lr  # the one cosine schedule, shared with AWAC and BC
+from cs224r.infrastructure.schedules import SCHEDULES, LRSchedule, cosine_lr  # noqa: F401 (cosine_lr: for the tests)
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -106,12 +106,19 @@ class MLPPolicyIQL(MLPPolicy):
         self.beta, self.max_weight = beta, max_weight
         self.total_steps, self.lr_schedule = total_steps, lr_schedule
         self.base_lr = self.optimizer.param_groups[0]["lr"]
-        self.num_updates = 0  # saved by the agent's state_dict so a resumed run continues the schedule
+        self.schedule = LRSchedule(self.optimizer, lr_schedule, total_steps)
+
+    @property
+    def num_updates(self) -> int:
+        """Actor updates so far; saved by the agent's state_dict so a resumed run continues the schedule."""
+        return self.schedule.num_updates
+
+    @num_updates.setter
+    def num_updates(self, value: int) -> None:
+        self.schedule.num_updates = value
 
     def current_lr(self) -> float:
-        if self.lr_schedule == "constant":
-            return self.base_lr
-        return cosine_lr(self.base_lr, self.num_updates, self.total_steps)
+        return self.schedule.current_lr()
 
     def update(self, observations: torch.Tensor, actions: torch.Tensor,
                adv_n: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -121,9 +128,7 @@ class MLPPolicyIQL(MLPPolicy):
         if adv_n is None:
             raise ValueError("MLPPolicyIQL.update needs the advantages: update(ob_no, ac_na, adv_n=adv_n)")
         adv_n = ptu.from_numpy(adv_n)
-        lr = self.current_lr()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = self.schedule.step()  # sets the optimizer's rate for this update
         log_prob_n = self(observations).log_prob(actions)
 
         # BEGIN SOLUTION iql_exp_weights
@@ -135,8 +140,7 @@ class MLPPolicyIQL(MLPPolicy):
                              "must both be [B]")
         actor_loss = -(log_prob_n * exp_weights).mean()
         self._step(actor_loss)
-        self.num_updates += 1
-        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.tensor(lr), "Weight Mean": exp_weights.mean()}
+        return {"Actor Loss": actor_loss.detach(), "Actor LR": torch.as_tensor(lr), "Weight Mean": exp_weights.mean()}
 
 
 def _action_dtype(policy: MLPPolicy) -> torch.dtype | None:

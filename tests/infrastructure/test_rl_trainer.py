@@ -42,7 +42,7 @@ def test_run_writes_csv_with_the_metrics(tmp_path):
 
 def test_interrupted_run_resumes_to_identical_results(tmp_path, monkeypatch, device):
     def config(path, **kw):  # the fixture's device: the CPU, and CUDA when present
-        return _config(path, device=device.type, **kw)
+        return _config(path, device=device.type, cuda_graph=False, **kw)  # counts agent.train calls: eager
 
     straight = RL_Trainer(config(tmp_path / "a"), AWACAgent)
     rows_straight = straight.run()
