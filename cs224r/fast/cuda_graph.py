@@ -21,6 +21,7 @@ import time
 import torch
 
 from cs224r.fast.sampler import MultiSeedSampler
+from cs224r.infrastructure.graph_step import check_capture
 
 
 def graph_unavailable_reason(device: torch.device) -> str | None:
@@ -49,12 +50,7 @@ class GraphedStep:
     def __init__(self, agent, sampler: MultiSeedSampler, batch_size: int, sums: dict[str, torch.Tensor] | None = None,
                  warmup: int = 3, steps_per_replay: int = 1, capture: bool = True,
                  rng_in_graph: bool | None = None) -> None:
-        if capture:
-            reason = graph_unavailable_reason(sampler.device)
-            if reason is not None:
-                raise RuntimeError(reason)
-        if steps_per_replay < 1:
-            raise ValueError(f"steps_per_replay must be at least 1, got {steps_per_replay}")
+        check_capture(graph_unavailable_reason(sampler.device) if capture else None, steps_per_replay)
         self.agent, self.sampler, self.B, self.warmup = agent, sampler, batch_size, warmup
         self.capture, self.device = capture, sampler.device
         self.rng_in_graph = generators_registrable() if rng_in_graph is None else rng_in_graph

@@ -69,6 +69,15 @@ _OPS = {
 BOOL_INDEX = f"indexing with a boolean mask ({SHAPE})"
 
 
+def check_capture(reason: str | None, steps_per_replay: int) -> None:
+    """``RuntimeError(reason)`` when graphs cannot run here (``reason`` not None); ``ValueError`` for fewer
+    than one step per replay."""
+    if reason is not None:
+        raise RuntimeError(reason)
+    if steps_per_replay < 1:
+        raise ValueError(f"steps_per_replay must be at least 1, got {steps_per_replay}")
+
+
 def graph_unavailable_reason(device: torch.device) -> str | None:
     """Why the step cannot be captured here (None when it can)."""
     if device.type != "cuda" or not torch.cuda.is_available():
@@ -278,12 +287,7 @@ class GraphedTrainStep:
     def __init__(self, agent: Any, buffer: ReplayBuffer, batch_size: int, sums: dict[str, Any] | None = None,
                  steps_per_replay: int = 10, capture: bool = True, warmup: int = 3) -> None:
         self.device = buffer.device
-        if capture:
-            reason = graph_unavailable_reason(self.device)
-            if reason is not None:
-                raise RuntimeError(reason)
-        if steps_per_replay < 1:
-            raise ValueError(f"steps_per_replay must be at least 1, got {steps_per_replay}")
+        check_capture(graph_unavailable_reason(self.device) if capture else None, steps_per_replay)
         self.agent, self.buffer, self.batch_size = agent, buffer, batch_size
         self.capture, self.steps_per_replay, self.warmup = capture, steps_per_replay, max(warmup, 1)
         self.sums: dict[str, torch.Tensor] = {k: torch.as_tensor(v).to(self.device).clone()
