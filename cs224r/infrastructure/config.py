@@ -41,6 +41,7 @@ class TrainConfig:
     fast_eval_beside: bool = True  # --fast-cuda-graph: evaluate on a worker thread beside training (same numbers)
     cuda_graph: bool = True  # on a GPU: replay RL_Trainer's whole step (any agent) as CUDA graphs; nothing on a CPU
     cuda_graph_steps: int = 10  # --cuda-graph: steps captured back to back in one replay (1 = one per replay)
+    eval_beside: bool = True  # --cuda-graph on a GPU: each evaluation but the last beside training (same numbers)
     plot_interval: int = 0  # Pointmass pictures (visitation, V(s)) every N steps; 0 = none
     action_clip: float = 0.0  # clip continuous dataset actions to +-this before training; 0 = leave them
     preset: str | None = None  # named overrides (PRESETS), applied before explicit flags: --preset cs224r

@@ -322,6 +322,17 @@ class GraphedTrainStep:
             for _ in range(n):
                 self._replay(1)
 
+    def needs_setup(self, n: int) -> bool:
+        """Whether ``advance(n)`` would run eager warm-up steps or capture a graph (which must have the GPU to
+        itself: the trainer finishes an evaluation running beside training first)."""
+        if n <= 0:
+            return False
+        if self.eager_steps < self.warmup:
+            return True
+        if not self.capture or self.fallback is not None:
+            return False
+        return (n if n == self.steps_per_replay else 1) not in self.graphs
+
     def reset_sums(self) -> None:
         for value in self.sums.values():
             value.zero_()

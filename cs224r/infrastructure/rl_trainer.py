@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -22,6 +23,7 @@ from cs224r.data.normalization import EPS, StateNormalizer
 from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import checkpoint, graph_step
 from cs224r.infrastructure import pytorch_util as ptu
+from cs224r.infrastructure.eval_beside import ActorCopy, PendingEval
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.run_lock import RunLock
@@ -100,14 +102,16 @@ class RL_Trainer:
 
     On a CUDA device with ``config.cuda_graph`` the steps are replayed as CUDA graphs
     (``graph_step.GraphedTrainStep``; same numbers); ``uncaptured_graph`` runs that code without
-    recording it, on any device (the CPU tests).
+    recording it, on any device (the CPU tests). With the graphs (and ``config.eval_beside``) each evaluation but
+    the last runs on a worker thread beside the next steps (``eval_beside.py``); same rows and checkpoints.
     """
 
     def __init__(self, config: Any, agent_cls: type, callbacks: list | None = None,
                  lock: RunLock | None = None, uncaptured_graph: bool = False) -> None:
         self.config = config
         self._uncaptured_graph = uncaptured_graph
-        self.callbacks = list(callbacks or [])  # each called as cb(trainer, row) after an evaluation
+        # each called as cb(trainer, row) after an evaluation (one with ``final_only = True``: the last one alone)
+        self.callbacks = list(callbacks or [])
         self.run_dir = Path(config.log_dir) / config.exp_name / f"seed{config.seed}"
         self.ckpt_path = self.run_dir / "checkpoint.pt"
         self._own_lock = lock is None
@@ -158,6 +162,14 @@ class RL_Trainer:
                              purge_step=self.step if self.step else None)
         # after the checkpoint is loaded: the graph works on the optimizers and schedules as resumed
         self.graph = graph_step.for_trainer(config, self.agent, self.buffer, self.loss_sums, self._uncaptured_graph)
+        # With the graphs the host is idle while the GPU trains, so each evaluation but the last runs on a worker
+        # thread beside the next steps, acting with a copy of the actor taken at its step (--no-eval-beside: in
+        # the foreground). On a CPU the two would share the cores: it stays in the foreground there.
+        self.overlap_eval = self.graph is not None and self.graph.capture and getattr(config, "eval_beside", True)
+        self._pending: PendingEval | None = None
+        self._actor_copy = ActorCopy(self.device)
+        self._eval_wait = 0.0  # seconds this interval spent waiting for (and logging) such an evaluation
+        self._bar: Any = None
 
     def _release(self) -> None:
         if self._own_lock:
@@ -168,28 +180,41 @@ class RL_Trainer:
         cfg = self.config
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not cfg.progress,
                    desc=f"{cfg.exp_name} seed{cfg.seed}", dynamic_ncols=True)
+        self._bar = bar
         interval_start, steps_at_start = time.perf_counter(), self.step
         self.clock.restart()
         stop = StopRequest().install()
         try:
             while self.step < cfg.total_steps:
-                stop.check(self.step, self.save_checkpoint, str(self.ckpt_path))  # after Ctrl-C / SIGTERM
+                stop.check(self.step, self._finish_and_save, str(self.ckpt_path))  # after Ctrl-C / SIGTERM
+                if self._pending is not None and self._pending.done():
+                    self._finish_eval()
                 n = self._train_steps()
                 self.step += n
                 bar.update(n)
-                if self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps:
+                eval_due = self.step % cfg.eval_interval == 0 or self.step == cfg.total_steps
+                checkpoint_due = self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps
+                if eval_due or checkpoint_due:  # one evaluation at a time, and a checkpoint holds every row before it
+                    self._finish_eval()
+                if eval_due:
                     if self.graph is not None and self.graph.capture:  # the replays still queued are this interval's
                         torch.cuda.synchronize(self.device)
-                    sps = (self.step - steps_at_start) / max(time.perf_counter() - interval_start, 1e-9)
-                    row = self._log_interval(sps)
-                    for callback in self.callbacks:
-                        callback(self, row)
-                    bar.set_postfix(eval_return=f"{row['Eval_AverageReturn']:.1f}",
-                                    success=f"{row['Eval_SuccessRate']:.2f}")
-                    interval_start, steps_at_start = time.perf_counter(), self.step
-                if self.step % cfg.checkpoint_interval == 0 or self.step == cfg.total_steps:
-                    self.save_checkpoint()
+                    train_seconds = time.perf_counter() - interval_start - self._eval_wait  # training alone
+                    self._log_interval((self.step - steps_at_start) / max(train_seconds, 1e-9))
+                    interval_start, steps_at_start, self._eval_wait = time.perf_counter(), self.step, 0.0
+                if checkpoint_due:
+                    if self._pending is not None:  # written with this step's row once its evaluation is in
+                        self._pending.checkpoint = copy.deepcopy(self._checkpoint_state())  # training changes it
+                    else:
+                        self.save_checkpoint()
             save_policy(self.agent.actor, self.run_dir / "policy.pt", self.obs_normalizer)
+        except BaseException as err:
+            if self._pending is not None and not isinstance(err, KeyboardInterrupt):
+                try:  # training failed: keep the row (and checkpoint) of the evaluation still running
+                    self._finish_eval()
+                except Exception as eval_err:
+                    tqdm.write(f"the evaluation running beside training failed too: {eval_err}")
+            raise
         finally:
             stop.restore()
             bar.close()
@@ -205,6 +230,8 @@ class RL_Trainer:
             return 1
         nxt = min(cfg.total_steps, *((self.step // k + 1) * k for k in (cfg.eval_interval, cfg.checkpoint_interval)))
         n = min(self.graph.steps_per_replay, nxt - self.step)
+        if self._pending is not None and self.graph.needs_setup(n):  # warm-up and capture have the GPU alone
+            self._finish_eval()
         self.graph.advance(n)
         self.loss_sums = self.graph.sums  # the graph keeps the running sums itself
         self.loss_count += n
@@ -216,7 +243,9 @@ class RL_Trainer:
             self.loss_sums[key] = self.loss_sums.get(key, 0.0) + value
         self.loss_count += 1
 
-    def _log_interval(self, steps_per_second: float) -> dict:
+    def _log_interval(self, steps_per_second: float) -> None:
+        """The interval's row: mean losses (one host copy each), evaluation, timing. Evaluated beside training
+        (``_beside``), the row is logged when the evaluation is in (``_finish_eval``)."""
         row: dict[str, Any] = {"step": self.step}
         for key, total in self.loss_sums.items():
             row[key] = float(total) / max(self.loss_count, 1)
@@ -227,24 +256,73 @@ class RL_Trainer:
         self.loss_sums, self.loss_count = {}, 0
         if self.graph is not None:
             self.graph.reset_sums()
-        row.update(self.evaluate())
-        row["Train_StepsPerSecond"] = steps_per_second
-        row["Time_Elapsed"] = self.clock.tick()
+        timing = {"Train_StepsPerSecond": steps_per_second}
+        work = self._evaluate_beside() if self._beside() else None
+        if work is not None:  # the time at which this step was reached; the evaluation costs the run nothing more
+            timing["Time_Elapsed"] = self.clock.tick()
+            self._pending = PendingEval(work, row, timing)
+            return
+        result = self.evaluate()
+        timing["Time_Elapsed"] = self.clock.tick()
+        self._log_row({**row, **result, **timing})
+
+    def _log_row(self, row: dict) -> None:
+        """Write an evaluation's row, then call the callbacks with it."""
         self.logger.log(row)
-        return row
+        for callback in self.callbacks:
+            if row["step"] == self.config.total_steps or not getattr(callback, "final_only", False):
+                callback(self, row)
+        self._bar.set_postfix(eval_return=f"{row['Eval_AverageReturn']:.1f}", success=f"{row['Eval_SuccessRate']:.2f}")
+
+    def _beside(self) -> bool:
+        """Whether this evaluation runs beside training: with the graphs replaying, not the last one, and no
+        callback that wants the trainer as of this step (only ``final_only`` ones, which the last one serves)."""
+        return (self.overlap_eval and self.step < self.config.total_steps
+                and (self.graph is None or self.graph.fallback is None)
+                and all(getattr(callback, "final_only", False) for callback in self.callbacks))
+
+    def _evaluate_beside(self) -> Callable[[], dict[str, float]] | None:
+        """The evaluation of this step for a worker thread, with a copy of the actor now (None: it cannot be
+        copied; the evaluations stay in the foreground)."""
+        step = self.step
+        try:
+            return self._actor_copy.bind(self.agent.actor, lambda actor: self.evaluate(actor, step))
+        except Exception as err:  # e.g. an actor holding something deepcopy refuses
+            tqdm.write(f"evaluating in the foreground: the actor cannot be copied ({type(err).__name__}: {err})")
+            self.overlap_eval = False
+            return None
+
+    def _finish_eval(self) -> None:
+        """Wait for the evaluation running beside training (if any), log its row, write its checkpoint."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        t0 = time.perf_counter()
+        result = pending.wait()
+        self._log_row({**pending.row, **result, **pending.timing})
+        if pending.checkpoint is not None:
+            self._write_checkpoint(pending.checkpoint)
+        self._eval_wait += time.perf_counter() - t0
+
+    def _finish_and_save(self) -> None:
+        self._finish_eval()
+        self.save_checkpoint()
 
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
         """Observations as the networks see them (``--normalize-states``; unchanged without it)."""
         return obs if self.obs_normalizer is None else self.obs_normalizer(obs)
 
-    def policy(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The deterministic policy on the env's raw observations (what evaluation, videos and pictures run)."""
-        actor = self.agent.actor
+    def policy(self, actor: Any = None) -> Callable[[np.ndarray], np.ndarray]:
+        """The deterministic policy on the env's raw observations (what evaluation, videos and pictures run);
+        ``actor``: a copy of the agent's actor to act with (default: the agent's own)."""
+        actor = self.agent.actor if actor is None else actor
         return lambda obs: actor.get_action(self.normalize_obs(obs), deterministic=True)
 
-    def evaluate(self) -> dict[str, float]:
-        """``eval_episodes`` episodes of the deterministic policy, seeded by (seed, step)."""
-        result = evaluate(self.policy(), self.eval_env, seed=self.config.seed * 1_000_003 + self.step)
+    def evaluate(self, actor: Any = None, step: int | None = None) -> dict[str, float]:
+        """``eval_episodes`` episodes of the deterministic policy, seeded by (seed, step). ``actor``/``step``: a
+        copy of the actor and the step it was taken at (an evaluation beside training; default: now)."""
+        step = self.step if step is None else step
+        result = evaluate(self.policy(actor), self.eval_env, seed=self.config.seed * 1_000_003 + step)
         returns = result["returns"]
         out = {"Eval_AverageReturn": float(returns.mean()), "Eval_StdReturn": float(returns.std()),
                "Eval_MaxReturn": float(returns.max()), "Eval_MinReturn": float(returns.min()),
@@ -256,16 +334,24 @@ class RL_Trainer:
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> None:
+        self._write_checkpoint(self._checkpoint_state())
+
+    def _checkpoint_state(self) -> dict:
+        """The checkpoint as of now, without the rows (added when it is written)."""
         agent = self.agent.state_dict()
         if self.graph is not None:  # the same file whichever mode wrote it
             agent = graph_step.eager_format(agent)
         state = {"step": self.step, "elapsed": self.clock.tick(), "agent": agent,
                  "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
-                 "loss_sums": self.loss_sums, "loss_count": self.loss_count, "rows": self.logger.rows,
+                 "loss_sums": self.loss_sums, "loss_count": self.loss_count,
                  "config": dataclasses.asdict(self.config)}
         if self.obs_normalizer is not None:
             state["obs_normalizer"] = self.obs_normalizer.state_dict()
-        checkpoint.save(self.ckpt_path, state)
+        return state
+
+    def _write_checkpoint(self, state: dict) -> None:
+        """Write ``state`` (taken now, or at the step of an evaluation that ran beside) with the rows logged so far."""
+        checkpoint.save(self.ckpt_path, {**state, "rows": list(self.logger.rows)})
 
     def _read_checkpoint(self) -> tuple[Path, dict]:
         """The newest readable checkpoint of this run, checked against the flags it must share with them."""

@@ -716,15 +716,15 @@ def run_seed(algo: str, train_argv: Sequence[str], seed: int, log_dir: str | Pat
         config = dataclasses.replace(config, resume=resume)
 
         class _Trainer(RL_Trainer):
-            def save_checkpoint(self) -> None:
+            def _write_checkpoint(self, state: dict) -> None:  # also one written after an evaluation beside
                 claim.verify()
-                super().save_checkpoint()
+                super()._write_checkpoint(state)
                 if on_checkpoint is not None:
                     on_checkpoint()
 
-            def _log_interval(self, steps_per_second: float) -> dict:
+            def _log_row(self, row: dict) -> None:
                 claim.verify()  # before this row is written
-                return super()._log_interval(steps_per_second)
+                super()._log_row(row)
 
         trainer = _Trainer(config, agent_cls, lock=lock)
         record = {"algo": algo, "launch_token": launch_token, "seed": seed, "exp_name": config.exp_name,

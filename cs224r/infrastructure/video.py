@@ -60,6 +60,8 @@ def render_episode(batch_env: Any, act, path: str | Path, seed: int, size: int =
 class EvalVideo:
     """Trainer callback: after the last evaluation, render one episode to ``<run_dir>/eval_traj_last.mp4``."""
 
+    final_only = True  # the trainer calls it at the last evaluation alone, so the others may run beside training
+
     def __init__(self, size: int = 240, stride: int = 5) -> None:
         self.size, self.stride = size, stride
 
