@@ -101,7 +101,7 @@ if [ "$PHASE" = sweep ]; then
 fi
 # ---------------------------------------------------------------- PHASE=sweep (issue 27) ends
 # PHASE=plain (#25): the plain trainer's step replayed as CUDA graphs, for any agent. In order, each under the
-# deadline: its GPU tests (tests/infrastructure/test_graph_step.py + the trainer's tests), bench_train.py for AWAC
+# deadline: its GPU tests (tests/infrastructure/test_graph_step.py, test_eval_beside.py + the trainer's tests), bench_train.py for AWAC
 # and IQL at the default settings and --preset cs224r (plain eager vs plain cuda-graph x1/x10 vs fast, same run;
 # bench_plain_<algo>[_cs224r].txt), the starter tree with the solutions filled in against this tree (the same
 # PLAIN_SPEED_STEPS-step run in each; starter_speed.txt), then the measured end-to-end run(s): one seed of
@@ -110,12 +110,14 @@ fi
 # deadline writes its checkpoint (ckpt_<exp>.tgz comes back); unpack it into runs/gpu_runs in a later call and
 # the same command resumes it (--resume): Time_Elapsed in its metrics.csv adds up over the calls.
 # Knobs: PLAIN_ALGO (awac | iql), PLAIN_TESTS (empty: skip the tests), BENCH_PRESETS (default cs224r),
-# PLAIN_SPEED_STEPS (20000; 0 skips the starter-tree comparison), PLAIN_RUNS (default cs224r; empty: none).
+# PLAIN_SPEED_STEPS (20000; 0 skips the starter-tree comparison), PLAIN_RUNS (default cs224r; empty: none),
+# PLAIN_BESIDE_STEPS (0: skipped; N: the same N-step run with 10 evaluations of 50 episodes with --eval-beside and
+# --no-eval-beside, their Time_Elapsed and steps/s in eval_beside.txt; the end-to-end runs use the default, beside).
 if [ "$PHASE" = plain ]; then
     PLAIN_ALGO=${PLAIN_ALGO:-awac}
     if [ -n "${PLAIN_TESTS-1}" ]; then
         timeout 240 python3 -m pytest -q -p no:cacheprovider tests/infrastructure/test_graph_step.py \
-            tests/infrastructure/test_rl_trainer.py tests/infrastructure/test_preset_and_schedule.py \
+            tests/infrastructure/test_eval_beside.py tests/infrastructure/test_rl_trainer.py tests/infrastructure/test_preset_and_schedule.py \
             >"$OUT/tests_plain.log" 2>&1
         echo "plain graph tests rc=$? at $(($(date +%s) - T0)) s"; tail -3 "$OUT/tests_plain.log"
     fi
@@ -156,6 +158,15 @@ except (OSError, KeyError, IndexError) as err:
 PY
         done
     fi
+    BESIDE=${PLAIN_BESIDE_STEPS:-0}
+    for flag in $([ "$BESIDE" != 0 ] && echo --eval-beside --no-eval-beside); do  # what evaluating beside saves
+        exp=${PLAIN_ALGO}_beside_${flag#--}
+        timeout 240 python3 "scripts/run_$PLAIN_ALGO.py" --env-name "$ENV" --seed 1 --device "$DEVICE" \
+            --log-dir /tmp/beside_$$ --exp-name "$exp" --total-steps "$BESIDE" --eval-interval $((BESIDE / 10)) \
+            --eval-episodes 50 --no-progress $flag ${TRAIN_ARGS:-} >>"$OUT/eval_beside.log" 2>&1
+        { echo "$exp rc=$? (header, last row: Time_Elapsed is the last column)"
+          sed -n '1p;$p' /tmp/beside_$$/"$exp"/seed1/metrics.csv 2>/dev/null; } | tee -a "$OUT/eval_beside.txt"
+    done
     for which in ${PLAIN_RUNS:-default cs224r}; do
         steps=$([ "$which" = cs224r ] && echo 300000 || echo "${TOTAL_STEPS:-1000000}")
         exp=${PLAIN_ALGO}_plain_graph_$which
