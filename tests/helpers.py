@@ -1,7 +1,8 @@
-"""Shared by the trainer tests: a tiny training config, reading and comparing metrics CSVs, and how this
-thread handles subnormal floats."""
+"""Shared by the trainer tests: a tiny training config, reading and comparing metrics CSVs, how this thread
+handles subnormal floats, and evaluations beside training held back until the trainer waits for them."""
 
 import csv
+import threading
 
 import pytest
 import torch
@@ -31,6 +32,38 @@ def assert_rows_close(got, want):
         for key in w:
             if key not in TIME_COLUMNS:
                 assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-4, abs=1e-5), key
+
+
+def assert_rows_equal(got, want):
+    """CSV rows equal exactly (the same arithmetic), timing columns aside."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)
+        assert {k: v for k, v in g.items() if k not in TIME_COLUMNS} == \
+            {k: v for k, v in w.items() if k not in TIME_COLUMNS}
+
+
+def hold_evaluations(pending_cls, monkeypatch) -> None:
+    """Each evaluation that a trainer starts beside training (an instance of ``pending_cls``, whose ``_run(work)``
+    runs on its thread and ``wait()`` joins it) waits until the trainer waits for it, so it runs after
+    training has moved on."""
+    init, run, wait = pending_cls.__init__, pending_cls._run, pending_cls.wait
+
+    def held_init(self, *args):
+        self.gate = threading.Event()
+        init(self, *args)
+
+    def held_run(self, work):
+        self.gate.wait()
+        run(self, work)
+
+    def release_wait(self):
+        self.gate.set()
+        return wait(self)
+
+    monkeypatch.setattr(pending_cls, "__init__", held_init)
+    monkeypatch.setattr(pending_cls, "_run", held_run)
+    monkeypatch.setattr(pending_cls, "wait", release_wait)
 
 
 def subnormal_survives() -> bool:

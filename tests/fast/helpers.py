@@ -2,8 +2,6 @@
 that a fast seed equals its reference (logs, weights, optimizer state), and a trainer that evaluates
 beside training."""
 
-import threading
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +12,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.utils import set_seed
+from tests.helpers import hold_evaluations
 
 OB, AC = 5, 3
 
@@ -72,24 +71,7 @@ def evaluating_beside(config, seeds, monkeypatch=None):
     """A trainer that evaluates beside training, as it does with the CUDA graphs. With ``monkeypatch`` each
     evaluation is held back until the trainer waits for it, so it runs after training has moved on."""
     if monkeypatch is not None:
-        pending = multi_seed_trainer._PendingEval
-        init, run, wait = pending.__init__, pending._run, pending.wait
-
-        def held_init(self, *args):
-            self.gate = threading.Event()
-            init(self, *args)
-
-        def held_run(self, work):
-            self.gate.wait()
-            run(self, work)
-
-        def release_wait(self):
-            self.gate.set()
-            return wait(self)
-
-        monkeypatch.setattr(pending, "__init__", held_init)
-        monkeypatch.setattr(pending, "_run", held_run)
-        monkeypatch.setattr(pending, "wait", release_wait)
+        hold_evaluations(multi_seed_trainer._PendingEval, monkeypatch)
     trainer = multi_seed_trainer.MultiSeedTrainer(config, seeds)
     trainer.overlap_eval = True
     return trainer

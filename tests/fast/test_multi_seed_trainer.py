@@ -17,8 +17,8 @@ from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, Training
 from cs224r.infrastructure.sweep import run_seeds_fast
 from tests.fast.helpers import evaluating_beside
 from tests.helpers import (
-    TIME_COLUMNS,
     assert_rows_close,
+    assert_rows_equal,
     before_call,
     read_csv,
     record_checkpoint_times,
@@ -187,15 +187,6 @@ def test_compiled_trainer_writes_the_eager_csv_and_its_checkpoint_resumes_eagerl
                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
 
 
-def _same_rows(got, want):
-    """CSV rows equal exactly (the same arithmetic), timing columns aside."""
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert list(g) == list(w)
-        assert {k: v for k, v in g.items() if k not in TIME_COLUMNS} == \
-            {k: v for k, v in w.items() if k not in TIME_COLUMNS}
-
-
 @pytest.mark.parametrize("held", [False, True])
 def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path, monkeypatch, held):
     """Each evaluation acts with the actor of its own step although training has gone on (held: it runs
@@ -216,7 +207,7 @@ def test_evaluating_beside_training_writes_the_same_csv_and_checkpoints(tmp_path
     assert reset_seeds == [seed * EVAL_SEED_STRIDE + step for step in (10, 20, 30) for seed in seeds]
     for seed in seeds:
         rows = read_csv(tmp_path / "beside" / "t" / f"seed{seed}" / "metrics.csv")
-        _same_rows(rows, read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
+        assert_rows_equal(rows, read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))
         times = [float(r["Time_Elapsed"]) for r in rows]
         assert 0 < times[0] < times[1] < times[2]
         ckpt = torch.load(tmp_path / "beside" / "t" / f"seed{seed}" / "checkpoint.pt", weights_only=True)
@@ -318,5 +309,5 @@ def test_on_a_gpu_flush_denormal_zeroes_subnormal_moments_at_each_log(tmp_path, 
     trainer.run()
     assert calls["n"] == 3  # steps 10, 20, 30
     for seed in (3, 4):
-        _same_rows(read_csv(tmp_path / "zeroed" / "t" / f"seed{seed}" / "metrics.csv"),
+        assert_rows_equal(read_csv(tmp_path / "zeroed" / "t" / f"seed{seed}" / "metrics.csv"),
                    read_csv(tmp_path / "plain" / "t" / f"seed{seed}" / "metrics.csv"))

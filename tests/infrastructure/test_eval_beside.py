@@ -21,7 +21,14 @@ from cs224r.infrastructure.graph_step import GraphedTrainStep
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingInterrupted
 from cs224r.infrastructure.sweep import run_seed
 from cs224r.infrastructure.video import EvalVideo
-from tests.helpers import TIME_COLUMNS, assert_rows_close, before_call, read_csv, trainer_config
+from tests.helpers import (
+    assert_rows_close,
+    assert_rows_equal,
+    before_call,
+    hold_evaluations,
+    read_csv,
+    trainer_config,
+)
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 
@@ -34,24 +41,7 @@ def _trainer(config, beside=True, held=None):
     """A trainer running the graph code uncaptured, evaluating beside training when ``beside``. With ``held``
     (monkeypatch) each evaluation waits until the trainer waits for it, so it runs after training moved on."""
     if held is not None:
-        pending = eval_beside.PendingEval
-        init, run, wait = pending.__init__, pending._run, pending.wait
-
-        def held_init(self, *args):
-            self.gate = threading.Event()
-            init(self, *args)
-
-        def held_run(self, work):
-            self.gate.wait()
-            run(self, work)
-
-        def release_wait(self):
-            self.gate.set()
-            return wait(self)
-
-        held.setattr(pending, "__init__", held_init)
-        held.setattr(pending, "_run", held_run)
-        held.setattr(pending, "wait", release_wait)
+        hold_evaluations(eval_beside.PendingEval, held)
     trainer = RL_Trainer(config, AWACAgent, uncaptured_graph=config.device == "cpu")
     if config.device == "cpu":
         assert not trainer.overlap_eval  # a CPU shares its cores: in the foreground unless a test asks
@@ -81,15 +71,6 @@ def _record(monkeypatch, trainer):
     return seen
 
 
-def _same_rows(got, want):
-    """CSV rows equal exactly (the same arithmetic), timing columns aside."""
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert list(g) == list(w)
-        assert {k: v for k, v in g.items() if k not in TIME_COLUMNS} == \
-            {k: v for k, v in w.items() if k not in TIME_COLUMNS}
-
-
 def _same_runs(tmp_path, fore, beside):
     """The runs in tmp_path/fore and tmp_path/beside evaluated the same actors and wrote the same files."""
     assert beside["beside"] == 2 and fore["beside"] == 0  # steps 10 and 20; the last one in the foreground
@@ -99,7 +80,7 @@ def _same_runs(tmp_path, fore, beside):
         for name, value in want.items():
             torch.testing.assert_close(got[name], value, rtol=0, atol=0)
     rows = read_csv(tmp_path / "beside" / "t" / "seed3" / "metrics.csv")
-    _same_rows(rows, read_csv(tmp_path / "fore" / "t" / "seed3" / "metrics.csv"))
+    assert_rows_equal(rows, read_csv(tmp_path / "fore" / "t" / "seed3" / "metrics.csv"))
     times = [float(r["Time_Elapsed"]) for r in rows]
     assert 0 < times[0] < times[1] < times[2]
     ckpt = torch.load(tmp_path / "beside" / "t" / "seed3" / "checkpoint.pt", weights_only=True)
@@ -255,7 +236,7 @@ def test_an_actor_that_cannot_be_copied_is_evaluated_in_the_foreground(tmp_path,
     assert not trainer.overlap_eval
     assert capsys.readouterr().out.count("evaluating in the foreground: the actor cannot be copied "
                                          "(TypeError: cannot copy this)") == 1
-    _same_rows(read_csv(tmp_path / "beside" / "t" / "seed3" / "metrics.csv"),
+    assert_rows_equal(read_csv(tmp_path / "beside" / "t" / "seed3" / "metrics.csv"),
                read_csv(tmp_path / "fore" / "t" / "seed3" / "metrics.csv"))
 
 
