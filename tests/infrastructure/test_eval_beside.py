@@ -153,9 +153,13 @@ def _resume_matches_uninterrupted_run(tmp_path, at_step):
                       read_csv(tmp_path / "b" / "t" / "seed3" / "metrics.csv"))
 
 
-def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tmp_path, monkeypatch, catch_signals):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_an_evaluation_runs_beside_training_keeps_it_and_resumes(tmp_path, monkeypatch, catch_signals,
+                                                                             sig):
+    """Ctrl-C (or SIGTERM) at step 17, the step-10 evaluation still held: its row is written, then the step-17
+    checkpoint holding it; the resumed run equals an uninterrupted one."""
     stopped = _trainer(_config(tmp_path / "a", cuda_graph_steps=1), held=monkeypatch)
-    before_call(stopped.agent, "train", 17, lambda: os.kill(os.getpid(), signal.SIGTERM), monkeypatch)
+    before_call(stopped.agent, "train", 17, lambda: os.kill(os.getpid(), sig), monkeypatch)
     with pytest.raises(TrainingInterrupted, match="stopped at step 17"):
         stopped.run()
     ckpt = torch.load(tmp_path / "a" / "t" / "seed3" / "checkpoint.pt", weights_only=True)
