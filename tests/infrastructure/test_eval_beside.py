@@ -251,6 +251,25 @@ def test_an_actor_that_cannot_be_copied_is_evaluated_in_the_foreground(tmp_path,
                read_csv(tmp_path / "fore" / "t" / "seed3" / "metrics.csv"))
 
 
+class HostReadAWAC(AWACAgent):
+    """Reads a loss on the host in its step: the graph falls back to eager training."""
+
+    def train(self, *args):
+        info = super().train(*args)
+        float(info["Critic Loss"])
+        return info
+
+
+def test_after_a_fallback_to_eager_the_evaluations_stay_in_the_foreground(tmp_path, monkeypatch, capsys):
+    """Training eagerly keeps the host busy: nothing to overlap."""
+    trainer = RL_Trainer(_config(tmp_path), HostReadAWAC, uncaptured_graph=True)
+    trainer.overlap_eval = True
+    seen = _record(monkeypatch, trainer)
+    trainer.run()
+    assert "no CUDA graph: `float(tensor)`" in capsys.readouterr().out
+    assert trainer.graph.fallback is not None and seen["beside"] == 0 and len(seen["evals"]) == 3
+
+
 def test_eval_beside_flag_and_where_it_is_on(tmp_path):
     parser = argparse.ArgumentParser()
     add_config_flags(parser, AWACConfig)
