@@ -19,7 +19,6 @@ import copy
 import dataclasses
 import json
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +40,7 @@ from cs224r.fast.sampler import MultiSeedSampler
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure import pytorch_util as ptu
 from cs224r.infrastructure.config import AWACConfig, IQLConfig
+from cs224r.infrastructure.eval_beside import PendingEval, finish
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.rl_trainer import (
     RunClock,
@@ -66,33 +66,6 @@ def fast_agent_class(config: FastConfig) -> type[FastAWAC] | type[FastIQL]:
     if isinstance(config, AWACConfig):
         return FastAWAC
     raise ValueError(f"--fast covers AWAC and IQL, not {type(config).__name__}; drop --fast")
-
-
-class _PendingEval:
-    """``work`` (an evaluation) running on a worker thread; ``rows``/``timing`` wait for its results and
-    ``checkpoint`` (states taken at the same step, if one was due) for them to be logged."""
-
-    def __init__(self, work: Callable[[], list[dict]], rows: list[dict], timing: dict[str, float]):
-        self.rows, self.timing, self.checkpoint = rows, timing, None
-        self.results: list[dict] | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(work,), name="cs224r-eval", daemon=True)
-        self.thread.start()
-
-    def _run(self, work: Callable[[], list[dict]]) -> None:
-        try:
-            self.results = work()
-        except BaseException as err:  # re-raised in the training thread by wait()
-            self.error = err
-
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-    def wait(self) -> list[dict]:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.results
 
 
 class MultiSeedTrainer:
@@ -188,7 +161,7 @@ class MultiSeedTrainer:
         self.overlap_eval = self.graph is not None and config.fast_eval_beside
         # a GPU has no flush-to-zero switch: --flush-denormal there zeroes the subnormal Adam moments at each log
         self.zero_subnormals = config.flush_denormal and self.device.type != "cpu"
-        self._pending: _PendingEval | None = None
+        self._pending: PendingEval | None = None
         self._eval_stream: torch.cuda.Stream | None = None
         self._eval_wait = 0.0  # seconds this interval spent waiting for (and logging) such an evaluation
         self._bar: Any = None
@@ -308,7 +281,7 @@ class MultiSeedTrainer:
         timing = {"Train_StepsPerSecond": steps_per_second}
         if beside:  # the time at which this step was reached; the evaluation costs the run nothing more
             timing["Time_Elapsed"] = self.clock.tick()
-            self._pending = _PendingEval(self._evaluate_beside(), rows, timing)
+            self._pending = PendingEval(self._evaluate_beside(), rows, timing)
             return
         results = self.evaluate()
         timing["Time_Elapsed"] = self.clock.tick()
@@ -342,14 +315,7 @@ class MultiSeedTrainer:
     def _finish_eval(self) -> None:
         """Wait for the evaluation running beside training (if any), log its rows, write its checkpoint."""
         pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        t0 = time.perf_counter()
-        results = pending.wait()
-        self._log_rows(pending.rows, results, pending.timing)
-        if pending.checkpoint is not None:
-            self._write_checkpoints(pending.checkpoint)
-        self._eval_wait += time.perf_counter() - t0
+        self._eval_wait += finish(pending, self._log_rows, self._write_checkpoints)
 
     def _finish_and_save(self) -> None:
         self._finish_eval()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,17 +19,18 @@ from torch import nn
 
 
 class PendingEval:
-    """``work`` (an evaluation) running on a worker thread; ``row`` (the losses of its interval) and ``timing``
-    wait for its result, ``checkpoint`` (the trainer's state at the same step, if one was due) for the row."""
+    """``work`` (an evaluation) running on a worker thread; ``logged`` (the losses of its interval: the plain
+    trainer's row, or the fast path's rows, one per seed) and ``timing`` wait for its result, ``checkpoint``
+    (the trainer's state at the same step, if one was due) for them to be logged."""
 
-    def __init__(self, work: Callable[[], dict], row: dict, timing: dict[str, float]) -> None:
-        self.row, self.timing, self.checkpoint = row, timing, None
-        self.result: dict | None = None
+    def __init__(self, work: Callable[[], Any], logged: Any, timing: dict[str, float]) -> None:
+        self.logged, self.timing, self.checkpoint = logged, timing, None
+        self.result: Any = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(work,), name="cs224r-eval", daemon=True)
         self.thread.start()
 
-    def _run(self, work: Callable[[], dict]) -> None:
+    def _run(self, work: Callable[[], Any]) -> None:
         try:
             self.result = work()
         except BaseException as err:  # re-raised in the training thread by wait()
@@ -37,11 +39,25 @@ class PendingEval:
     def done(self) -> bool:
         return not self.thread.is_alive()
 
-    def wait(self) -> dict:
+    def wait(self) -> Any:
         self.thread.join()
         if self.error is not None:
             raise self.error
         return self.result
+
+
+def finish(pending: PendingEval | None, log: Callable[[Any, Any, dict[str, float]], None],
+           write_checkpoint: Callable[[Any], None]) -> float:
+    """Wait for ``pending`` (None: nothing runs beside), ``log(logged, result, timing)``, then write the
+    checkpoint taken at its step if one was due; returns the seconds spent."""
+    if pending is None:
+        return 0.0
+    t0 = time.perf_counter()
+    result = pending.wait()
+    log(pending.logged, result, pending.timing)
+    if pending.checkpoint is not None:
+        write_checkpoint(pending.checkpoint)
+    return time.perf_counter() - t0
 
 
 class ActorCopy:

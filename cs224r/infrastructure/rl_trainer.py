@@ -23,7 +23,7 @@ from cs224r.data.normalization import EPS, StateNormalizer
 from cs224r.envs import evaluate, get_spec
 from cs224r.infrastructure import checkpoint, graph_step
 from cs224r.infrastructure import pytorch_util as ptu
-from cs224r.infrastructure.eval_beside import ActorCopy, PendingEval
+from cs224r.infrastructure.eval_beside import ActorCopy, PendingEval, finish
 from cs224r.infrastructure.logger import Logger
 from cs224r.infrastructure.replay_buffer import ReplayBuffer
 from cs224r.infrastructure.run_lock import RunLock
@@ -295,14 +295,8 @@ class RL_Trainer:
     def _finish_eval(self) -> None:
         """Wait for the evaluation running beside training (if any), log its row, write its checkpoint."""
         pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        t0 = time.perf_counter()
-        result = pending.wait()
-        self._log_row({**pending.row, **result, **pending.timing})
-        if pending.checkpoint is not None:
-            self._write_checkpoint(pending.checkpoint)
-        self._eval_wait += time.perf_counter() - t0
+        self._eval_wait += finish(pending, lambda row, result, timing: self._log_row(
+            {**row, **result, **timing}), self._write_checkpoint)
 
     def _finish_and_save(self) -> None:
         self._finish_eval()

@@ -71,7 +71,7 @@ def evaluating_beside(config, seeds, monkeypatch=None):
     """A trainer that evaluates beside training, as it does with the CUDA graphs. With ``monkeypatch`` each
     evaluation is held back until the trainer waits for it, so it runs after training has moved on."""
     if monkeypatch is not None:
-        hold_evaluations(multi_seed_trainer._PendingEval, monkeypatch)
+        hold_evaluations(multi_seed_trainer.PendingEval, monkeypatch)
     trainer = multi_seed_trainer.MultiSeedTrainer(config, seeds)
     trainer.overlap_eval = True
     return trainer
