@@ -95,8 +95,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "gamma": 0.99, "tau": 0.005, "batch_size": 256, "action_clip": 1 - 1e-5,
         # lambda_awac stays 0.3 (the handout's value); other references (CORL) use 0.1
     },
-    # CORL's AntMaze settings where they differ from the defaults (docs/normalization.md): states normalized
-    # by the dataset's mean and std, no gradient clipping, and CORL's AWAC temperature
+    # three of CORL's AntMaze settings (docs/normalization.md): states normalized by the dataset's mean and
+    # std, no gradient clipping, and CORL's AWAC temperature; with them IQL's defaults are CORL's configuration
     "corl": {"normalize_states": True, "grad_clip": 0.0, "lambda_awac": 0.1},
 }
 ENV_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
