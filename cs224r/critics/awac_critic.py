@@ -41,17 +41,25 @@ class AWACCritic(nn.Module):
         return torch.minimum(self._get_q_value(self.q_net_target, obs, actions),
                              self._get_q_value(self.q_net2_target, obs, actions))
 
-    def update(self, ob_no: torch.Tensor, ac_na: torch.Tensor, next_ob_no: torch.Tensor, reward_n: torch.Tensor,
-               terminal_n: torch.Tensor, next_actions: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One Adam step on MSE(Q1(s, a), y) + MSE(Q2(s, a), y) with y = r + gamma (1 - d) min Q_target(s', a');
-        returns the two losses and mean Q1 (detached, no host sync)."""
+    def _transitions(self, ob_no: torch.Tensor, ac_na: torch.Tensor, next_ob_no: torch.Tensor,
+                     reward_n: torch.Tensor, terminal_n: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(s, a, s', r, d) as tensors on the training device (indices for discrete actions); ValueError
+        unless r and d are both [B]."""
         ob_no, next_ob_no = ptu.from_numpy(ob_no), ptu.from_numpy(next_ob_no)
         ac_na = ptu.from_numpy(ac_na, torch.long if self.discrete else None)
-        next_actions = ptu.from_numpy(next_actions, torch.long if self.discrete else None)
         reward_n, terminal_n = ptu.from_numpy(reward_n, torch.float32), ptu.from_numpy(terminal_n, torch.float32)
         if reward_n.shape != terminal_n.shape or reward_n.dim() != 1:
             raise ValueError(f"reward_n {tuple(reward_n.shape)} and terminal_n {tuple(terminal_n.shape)} "
                              "must both be [B]")
+        return ob_no, ac_na, next_ob_no, reward_n, terminal_n
+
+    def update(self, ob_no: torch.Tensor, ac_na: torch.Tensor, next_ob_no: torch.Tensor, reward_n: torch.Tensor,
+               terminal_n: torch.Tensor, next_actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One Adam step on MSE(Q1(s, a), y) + MSE(Q2(s, a), y) with y = r + gamma (1 - d) min Q_target(s', a');
+        returns the two losses and mean Q1 (detached, no host sync)."""
+        ob_no, ac_na, next_ob_no, reward_n, terminal_n = self._transitions(ob_no, ac_na, next_ob_no, reward_n,
+                                                                            terminal_n)
+        next_actions = ptu.from_numpy(next_actions, torch.long if self.discrete else None)
 
         # BEGIN SOLUTION critic_loss
         with torch.no_grad():

@@ -67,12 +67,8 @@ class IQLCritic(AWACCritic):
     def update_q(self, ob_no: torch.Tensor, ac_na: torch.Tensor, next_ob_no: torch.Tensor, reward_n: torch.Tensor,
                  terminal_n: torch.Tensor) -> dict[str, torch.Tensor]:
         """One Adam step on both Q-nets toward r + gamma (1 - d) V(s'); returns the detached losses."""
-        ob_no, next_ob_no = ptu.from_numpy(ob_no), ptu.from_numpy(next_ob_no)
-        ac_na = ptu.from_numpy(ac_na, torch.long if self.discrete else None)
-        reward_n, terminal_n = ptu.from_numpy(reward_n, torch.float32), ptu.from_numpy(terminal_n, torch.float32)
-        if reward_n.shape != terminal_n.shape or reward_n.dim() != 1:
-            raise ValueError(f"reward_n {tuple(reward_n.shape)} and terminal_n {tuple(terminal_n.shape)} "
-                             "must both be [B]")
+        ob_no, ac_na, next_ob_no, reward_n, terminal_n = self._transitions(ob_no, ac_na, next_ob_no, reward_n,
+                                                                            terminal_n)
 
         # BEGIN SOLUTION iql_q_loss
         with torch.no_grad():
