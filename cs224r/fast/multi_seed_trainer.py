@@ -48,6 +48,7 @@ from cs224r.infrastructure.rl_trainer import (
     TrainingError,
     check_resume_flags,
     cross_device_message,
+    normalizer_entry,
     start_over,
     state_normalizer,
 )
@@ -362,11 +363,8 @@ class MultiSeedTrainer:
         return [{"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
                  "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
                  "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
-                 "config": dataclasses.asdict(self.configs[s]), **self._normalizer_state()} for s in range(self.S)]
-
-    def _normalizer_state(self) -> dict:
-        """The checkpoint's ``obs_normalizer`` entry (as ``RL_Trainer`` writes it), or nothing."""
-        return {} if self.obs_normalizer is None else {"obs_normalizer": self.obs_normalizer.state_dict()}
+                 "config": dataclasses.asdict(self.configs[s]), **normalizer_entry(self.obs_normalizer)}
+                for s in range(self.S)]
 
     def _write_checkpoints(self, states: list[dict]) -> None:
         for s, state in enumerate(states):

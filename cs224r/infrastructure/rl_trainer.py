@@ -335,13 +335,10 @@ class RL_Trainer:
         agent = self.agent.state_dict()
         if self.graph is not None:  # the same file whichever mode wrote it
             agent = graph_step.eager_format(agent)
-        state = {"step": self.step, "elapsed": self.clock.tick(), "agent": agent,
-                 "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
-                 "loss_sums": self.loss_sums, "loss_count": self.loss_count,
-                 "config": dataclasses.asdict(self.config)}
-        if self.obs_normalizer is not None:
-            state["obs_normalizer"] = self.obs_normalizer.state_dict()
-        return state
+        return {"step": self.step, "elapsed": self.clock.tick(), "agent": agent,
+                "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
+                "loss_sums": self.loss_sums, "loss_count": self.loss_count,
+                "config": dataclasses.asdict(self.config), **normalizer_entry(self.obs_normalizer)}
 
     def _write_checkpoint(self, state: dict) -> None:
         """Write ``state`` (taken now, or at the step of an evaluation that ran beside) with the rows logged so far."""
@@ -382,6 +379,11 @@ def check_resume_flags(path: Any, old: dict, config: Any) -> None:
         if before != now:
             raise TrainingError(f"checkpoint {path} was made with {key}={before!r}, not {now!r}; "
                                 "resume with the same flags")
+
+
+def normalizer_entry(normalizer: StateNormalizer | None) -> dict:
+    """A checkpoint's ``obs_normalizer`` entry (what ``state_normalizer`` reads back), or nothing."""
+    return {} if normalizer is None else {"obs_normalizer": normalizer.state_dict()}
 
 
 def state_normalizer(config: Any, dataset: Any, resumed: dict | None = None) -> StateNormalizer | None:
