@@ -46,6 +46,7 @@ from cs224r.infrastructure.rl_trainer import (
     RunClock,
     StopRequest,
     TrainingError,
+    changed_settings_line,
     check_resume_flags,
     cross_device_message,
     normalizer_entry,
@@ -374,14 +375,17 @@ class MultiSeedTrainer:
     def _read_checkpoints(self) -> list[dict]:
         """Every seed's newest checkpoint at a step that all seeds have (a damaged latest one falls back to
         the previous, for all seeds alike)."""
-        found = []
+        found, changes = [], {}
         for s, path in enumerate(self.ckpt_paths):
             try:
                 found.append(checkpoint.read_all(path))
             except checkpoint.CheckpointError as err:
                 raise TrainingError(str(err)) from err
             for used, state in found[-1].states:
-                check_resume_flags(used, state["config"], self.configs[s])
+                changes.update(dict.fromkeys(check_resume_flags(used, state["config"], self.configs[s])))
+        line = changed_settings_line(self.ckpt_paths[0].parent.parent, list(changes))
+        if line:
+            print(line)
         for path, f in zip(self.ckpt_paths, found):
             if not f.states:
                 raise TrainingError(f"{'; '.join(f.problems)}; delete {path.parent} to start that seed over")

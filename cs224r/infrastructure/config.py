@@ -138,7 +138,7 @@ class IQLConfig(TrainConfig):
     expectile: float = 0.9  # IQL paper, App. B: 0.9 for AntMaze (0.7 for MuJoCo locomotion)
     temperature: float = 10.0  # beta; IQL paper, App. B: 10 for AntMaze (3 for MuJoCo locomotion)
     max_weight: float = 100.0  # clamp on exp(beta * A), as in the IQL reference code
-    grad_clip: float = 10.0  # the CS224R homework (the IQL paper does not clip); 0 turns it off
+    grad_clip: float = 0.0  # IQL paper: no clipping (--preset cs224r sets the homework's 10); 0 = off
 
 
 # Allowed values of the numeric fields, checked when a config is built, so a bad flag stops the run with

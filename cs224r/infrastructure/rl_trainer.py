@@ -350,7 +350,9 @@ class RL_Trainer:
             path, state = checkpoint.load_latest(self.ckpt_path)
         except checkpoint.CheckpointError as err:
             raise TrainingError(str(err)) from err
-        check_resume_flags(path, state["config"], self.config)
+        line = changed_settings_line(self.run_dir, check_resume_flags(path, state["config"], self.config))
+        if line:
+            print(line)
         return path, state
 
     def _restore(self, path: Path, state: dict) -> list[dict]:
@@ -371,14 +373,32 @@ class RL_Trainer:
 RESUME_FLAGS = {"env_name": None, "seed": None, "batch_size": None, "normalize_states": False}  # -> default if absent
 
 
-def check_resume_flags(path: Any, old: dict, config: Any) -> None:
+# fields that say where and how fast a run goes, not what it learns: a resume may change them unremarked
+RUNTIME_FIELDS = frozenset({
+    "exp_name", "log_dir", "device", "torch_threads", "resume", "use_wandb", "wandb_project", "progress",
+    "fast_compile", "fast_cuda_graph", "fast_graph_steps", "fast_eval_beside", "cuda_graph", "cuda_graph_steps",
+    "eval_beside", "plot_interval", "save_video", "checkpoint_interval"})
+
+
+def check_resume_flags(path: Any, old: dict, config: Any) -> list[str]:
     """``TrainingError`` when checkpoint ``path`` (its config ``old``) was made with other values of the flags a
-    resumed run must keep (older checkpoints without a field count as its default)."""
+    resumed run must keep (older checkpoints without a field count as its default); else the other settings
+    that differ from the checkpoint's, as ``"field old -> new"`` (a longer budget, or a changed default)."""
     for key, default in RESUME_FLAGS.items():
         before, now = old.get(key, default), getattr(config, key, default)
         if before != now:
             raise TrainingError(f"checkpoint {path} was made with {key}={before!r}, not {now!r}; "
                                 "resume with the same flags")
+    return [f"{key} {old[key]!r} -> {value!r}" for key, value in dataclasses.asdict(config).items()
+            if key in old and key not in RUNTIME_FIELDS and key not in RESUME_FLAGS and old[key] != value]
+
+
+def changed_settings_line(run: Any, changes: list[str]) -> str | None:
+    """The one line a resume prints when its settings differ from the checkpoint's (None when none do)."""
+    if not changes:
+        return None
+    return (f"note: resuming {run} with settings that differ from its checkpoint's: {', '.join(changes)} "
+            "(pass the old values to continue exactly as before)")
 
 
 def normalizer_entry(normalizer: StateNormalizer | None) -> dict:

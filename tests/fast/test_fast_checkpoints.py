@@ -41,3 +41,11 @@ def test_fast_trainer_falls_back_to_a_step_every_seed_has(tmp_path, capsys):
     for seed in (3, 4):
         assert_rows_close(read_csv(tmp_path / "a" / "t" / f"seed{seed}" / "metrics.csv"),
                           read_csv(tmp_path / "b" / "t" / f"seed{seed}" / "metrics.csv"))
+
+
+def test_fast_resume_names_the_settings_that_differ_once(tmp_path, capsys):
+    MultiSeedTrainer(_config(tmp_path, total_steps=20), [3, 4]).run()
+    capsys.readouterr()
+    MultiSeedTrainer(_config(tmp_path, total_steps=20, lambda_awac=1.0, resume=True), [3, 4])
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "lambda_awac 0.3 -> 1.0" in notes[0]

@@ -6,7 +6,7 @@ import torch
 
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.agents.bc_agent import BCAgent
-from cs224r.infrastructure.config import AWACConfig, BCConfig, add_config_flags, config_from_args
+from cs224r.infrastructure.config import AWACConfig, BCConfig, IQLConfig, add_config_flags, config_from_args
 from cs224r.infrastructure.rl_trainer import RL_Trainer
 from cs224r.infrastructure.schedules import LRSchedule, cosine_lr
 from scripts.run_awac import main as run_awac_main
@@ -52,6 +52,12 @@ def test_cs224r_preset_antmaze_values():
     assert (cfg.grad_clip, cfg.gamma, cfg.tau, cfg.batch_size) == (10.0, 0.99, 0.005, 256)
     assert cfg.action_clip == 1 - 1e-5
     assert cfg.lambda_awac == 0.3  # the handout's value stays
+
+
+def test_iql_defaults_do_not_clip_as_in_the_paper_and_the_course_preset_does():
+    assert _config(IQLConfig, []).grad_clip == 0.0
+    assert _config(IQLConfig, ["--preset", "cs224r"]).grad_clip == 10.0
+    assert _config(IQLConfig, ["--grad-clip", "10"]).grad_clip == 10.0
 
 
 def test_cs224r_preset_pointmass_values_beat_env_defaults():

@@ -125,6 +125,17 @@ def test_resume_with_other_flags_is_refused(tmp_path):
         RL_Trainer(_config(tmp_path, total_steps=40, batch_size=32, resume=True), AWACAgent)
 
 
+def test_resume_names_the_settings_that_differ_from_the_checkpoint(tmp_path, capsys):
+    RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
+    capsys.readouterr()
+    RL_Trainer(_config(tmp_path, total_steps=20, resume=True, checkpoint_interval=5), AWACAgent)
+    assert "note:" not in capsys.readouterr().out  # the same settings (a runtime flag aside): no note
+    RL_Trainer(_config(tmp_path, total_steps=40, grad_clip=0.0, resume=True), AWACAgent)
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1
+    assert "grad_clip 10.0 -> 0.0" in notes[0] and "total_steps 20 -> 40" in notes[0]
+
+
 def test_nan_loss_stops_with_a_clear_error(tmp_path):
     trainer = RL_Trainer(_config(tmp_path, total_steps=20, critic_lr=1e30, actor_lr=1e30), AWACAgent)
     with pytest.raises(TrainingError, match="became"):
