@@ -2,7 +2,8 @@
 
     python scripts/compare_at_steps.py runs/iql_umaze runs/iql_umaze_norm --steps 20000 50000 100000
 
-Each DIR is searched for ``<exp-name>/seed<N>/metrics.csv``; runs are grouped by experiment name (not by
+Each DIR is searched for ``<exp-name>/seed<N>/metrics.csv`` and ``<exp-name>_seed<N>.csv`` (the layout of
+``results/``); runs are grouped by experiment name (not by
 algorithm and task as ``make_tables.py`` does, so variants of one algorithm on one task stay apart). A cell
 is the mean +- std over the experiment's seeds (numpy std, ddof=0) of ``Eval_SuccessRate`` at that step;
 an experiment that has not reached a step shows ``-`` there, and the seed count says how many seeds a row
@@ -12,6 +13,7 @@ has. ``--metric return`` tabulates ``Eval_AverageReturn`` instead.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import numpy as np
@@ -19,11 +21,18 @@ import numpy as np
 from cs224r.infrastructure.results import ResultsError, SeedRun, find_runs
 
 
+def experiment_name(run: SeedRun) -> str:
+    """``<exp>`` of ``<exp>/seed<N>/metrics.csv`` or of ``<exp>_seed<N>.csv``."""
+    if run.path.name == "metrics.csv":
+        return run.path.parent.parent.name
+    return re.sub(r"_seed\d+\.csv$", "", run.path.name)
+
+
 def by_experiment(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
-    """Runs grouped by their experiment directory's name, each group sorted by seed."""
+    """Runs grouped by experiment name, each group sorted by seed."""
     groups: dict[str, list[SeedRun]] = {}
     for run in runs:
-        groups.setdefault(run.path.parent.parent.name, []).append(run)
+        groups.setdefault(experiment_name(run), []).append(run)
     return {name: sorted(group, key=lambda r: r.seed) for name, group in sorted(groups.items())}
 
 
@@ -61,7 +70,8 @@ def table(groups: dict[str, list[SeedRun]], steps: list[int], metric: str = "suc
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("dirs", nargs="+", metavar="DIR", help="directories searched for <exp>/seed<N>/metrics.csv")
+    parser.add_argument("dirs", nargs="+", metavar="DIR",
+                        help="directories searched for <exp>/seed<N>/metrics.csv and <exp>_seed<N>.csv")
     parser.add_argument("--steps", type=int, nargs="+", required=True, help="evaluation steps to tabulate")
     parser.add_argument("--metric", choices=("success", "return"), default="success")
     args = parser.parse_args(argv)

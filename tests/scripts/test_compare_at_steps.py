@@ -27,6 +27,15 @@ def test_rows_per_experiment_mean_and_std_at_each_step(tmp_path, capsys):
     assert "| `iql_umaze_with` | 1, 2 | -450.0 ± 50.0 |" in capsys.readouterr().out
 
 
+def test_flat_csvs_group_by_their_name_before_the_seed(tmp_path, capsys):
+    for seed, success in ((1, 0.2), (2, 0.4)):
+        _write(tmp_path / "tmp", "x", seed, [(10, -500, success)])
+        made = tmp_path / "tmp" / "x" / f"seed{seed}" / "metrics.csv"
+        made.rename(tmp_path / f"awac_umaze_withnorm_seed{seed}.csv")
+    assert main([str(tmp_path), "--steps", "10"]) == 0
+    assert "| `awac_umaze_withnorm` | 1, 2 | 0.30 ± 0.10 |" in capsys.readouterr().out
+
+
 def test_no_runs_is_a_one_line_error(tmp_path, capsys):
     assert main([str(tmp_path), "--steps", "10"]) == 2
     assert capsys.readouterr().err.startswith("error: no per-seed CSVs")
