@@ -88,15 +88,17 @@ class Dataset:
             h.update(np.ascontiguousarray(getattr(self, key)).tobytes())
         return h.hexdigest()
 
+    def episode_ends(self) -> np.ndarray:
+        """Bool [N]: the last row of each collected episode - a timeout, the last row, or a row the next one
+        does not continue (its next observation is not the next row's observation). A terminal that the
+        next row continues does not end its episode: D4RL's AntMaze files mark every goal row terminal
+        while the collection went on to its 1,000-step limit."""
+        ends = np.asarray(self.timeouts) > 0
+        ends[:-1] |= np.any(self.next_observations[:-1] != self.observations[1:], axis=1)
+        ends[-1] = True
+        return ends
+
     def episode_returns(self) -> np.ndarray:
-        """Undiscounted return of each episode (an episode ends at a terminal or a timeout)."""
-        ends = np.logical_or(self.terminals > 0, self.timeouts > 0)
-        returns, total = [], 0.0
-        for r, end in zip(self.rewards, ends):
-            total += float(r)
-            if end:
-                returns.append(total)
-                total = 0.0
-        if not ends[-1]:
-            returns.append(total)
-        return np.asarray(returns, dtype=np.float64)
+        """Undiscounted return of each episode (episodes as :meth:`episode_ends` marks them)."""
+        ends = np.flatnonzero(self.episode_ends())
+        return np.add.reduceat(np.asarray(self.rewards, dtype=np.float64), np.concatenate([[0], ends[:-1] + 1]))

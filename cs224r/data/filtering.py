@@ -10,10 +10,8 @@ from cs224r.data.dataset import Dataset, DatasetError
 
 
 def episode_slices(data: Dataset) -> list[slice]:
-    """Row ranges of the episodes; an episode ends at a terminal or a timeout (or the last row)."""
-    ends = np.flatnonzero((data.terminals > 0) | (data.timeouts > 0))
-    if len(ends) == 0 or ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data) - 1)
+    """Row ranges of the collected episodes (``Dataset.episode_ends``)."""
+    ends = np.flatnonzero(data.episode_ends())
     starts = np.concatenate([[0], ends[:-1] + 1])
     return [slice(int(s), int(e) + 1) for s, e in zip(starts, ends)]
 

@@ -18,12 +18,6 @@ def maze_of(data: Dataset) -> Maze:
     return get_maze(get_recipe(data.metadata["env_name"]).maze)
 
 
-def episode_ends(data: Dataset) -> np.ndarray:
-    """Bool [N]: the last row of each collection episode (a timeout, or the next row does not continue it)."""
-    ends = np.asarray(data.timeouts) > 0
-    ends[:-1] |= np.any(data.next_observations[:-1] != data.observations[1:], axis=1)
-    ends[-1] = True
-    return ends
 
 
 def flipped(obs: np.ndarray) -> np.ndarray:
@@ -41,7 +35,7 @@ def summarize(data: Dataset, maze: Maze | None = None) -> dict:
     from cs224r.envs.antmaze.maps import EVAL_GOAL_CELL
 
     maze = maze or maze_of(data)
-    ends = episode_ends(data)
+    ends = data.episode_ends()
     starts = np.concatenate([[0], np.flatnonzero(ends)[:-1] + 1])
     rewarded = np.asarray(data.rewards) > 0
     returns = np.add.reduceat(rewarded.astype(np.float64) - 1.0, starts)

@@ -61,7 +61,9 @@ def test_boundary_rule_without_next_observations(tmp_path):
     nonterm = data.terminals == 0
     np.testing.assert_array_equal(data.next_observations[nonterm, 0] - data.observations[nonterm, 0], 1)
     assert data.metadata["flavour"] == "d4rl"
-    assert data.episode_returns().tolist() == [0.0, 1.0, 0.0]
+    # without next_observations in the file, the terminal row 4's next observation is row 5's: the reader
+    # cannot tell a reset from D4RL AntMaze's relabeled goal rows, so only the timeout ends an episode there
+    assert data.episode_returns().tolist() == [0.0, 1.0]
 
 
 def test_file_next_observations_are_used_and_keep_every_row(tmp_path):

@@ -58,3 +58,27 @@ def test_unfinished_last_episode_counts():
     data.timeouts[-1] = 0.0
     data.terminals[-1] = 0.0
     assert [(s.start, s.stop) for s in episode_slices(data)] == [(0, 2), (2, 4)]
+
+
+def _antmaze_like(goal_rows_per_episode: list[int], length: int = 6) -> Dataset:
+    """Collected episodes of ``length`` continuing rows (next obs = next row's obs) whose last rows are
+    terminal goal rows, as in D4RL's relabeled AntMaze files; each episode starts somewhere new."""
+    obs, nxt, rew, tout = [], [], [], []
+    for i, goals in enumerate(goal_rows_per_episode):
+        pos = [[100.0 * i + t] for t in range(length + 1)]
+        obs += pos[:-1]
+        nxt += pos[1:]
+        rew += [0.0] * (length - goals) + [1.0] * goals
+        tout += [0.0] * (length - 1) + [1.0]
+    rew = np.asarray(rew, dtype=np.float32)
+    return Dataset(observations=np.asarray(obs, dtype=np.float32), actions=np.zeros((len(obs), 1), np.float32),
+                   rewards=rew, next_observations=np.asarray(nxt, dtype=np.float32), terminals=rew.copy(),
+                   timeouts=np.asarray(tout, dtype=np.float32), metadata={"source": "test"}).validate()
+
+
+def test_goal_terminals_that_the_collection_continued_do_not_split_its_episodes():
+    data = _antmaze_like([1, 3, 0, 2])
+    assert [(s.start, s.stop) for s in episode_slices(data)] == [(0, 6), (6, 12), (12, 18), (18, 24)]
+    np.testing.assert_allclose(data.episode_returns(), [1.0, 3.0, 0.0, 2.0])
+    kept = filter_top_percent(data, 50)  # the two whole episodes with the most goal rows
+    np.testing.assert_array_equal(kept.observations[:, 0], [100, 101, 102, 103, 104, 105, 300, 301, 302, 303, 304, 305])
