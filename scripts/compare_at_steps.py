@@ -13,26 +13,18 @@ has. ``--metric return`` tabulates ``Eval_AverageReturn`` instead.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 import numpy as np
 
-from cs224r.infrastructure.results import ResultsError, SeedRun, find_runs
-
-
-def experiment_name(run: SeedRun) -> str:
-    """``<exp>`` of ``<exp>/seed<N>/metrics.csv`` or of ``<exp>_seed<N>.csv``."""
-    if run.path.name == "metrics.csv":
-        return run.path.parent.parent.name
-    return re.sub(r"_seed\d+\.csv$", "", run.path.name)
+from cs224r.infrastructure.results import ResultsError, SeedRun, experiment_name, find_runs
 
 
 def by_experiment(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
     """Runs grouped by experiment name, each group sorted by seed."""
     groups: dict[str, list[SeedRun]] = {}
     for run in runs:
-        groups.setdefault(experiment_name(run), []).append(run)
+        groups.setdefault(experiment_name(run.path), []).append(run)
     return {name: sorted(group, key=lambda r: r.seed) for name, group in sorted(groups.items())}
 
 

@@ -18,8 +18,6 @@ def maze_of(data: Dataset) -> Maze:
     return get_maze(get_recipe(data.metadata["env_name"]).maze)
 
 
-
-
 def flipped(obs: np.ndarray) -> np.ndarray:
     """Bool [N]: the torso's up axis points below the horizon (z of its z axis < 0; quaternion obs[3:7])."""
     qx, qy = obs[:, 4], obs[:, 5]

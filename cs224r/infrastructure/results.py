@@ -125,6 +125,13 @@ def read_metrics(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
     return np.asarray(steps), np.asarray(returns), (np.asarray(success) if has_success else None)
 
 
+def experiment_name(path: Path) -> str:
+    """The experiment a per-seed CSV belongs to: ``<exp>`` of ``<exp>/seed<N>/metrics.csv`` or of
+    ``<exp>_seed<N>.csv``."""
+    match = _SEED_FILE.match(path.name)
+    return match.group("prefix") if match else path.parent.parent.name
+
+
 def find_runs(paths: list[str | Path], exclude: str | Path | None = None) -> list[SeedRun]:
     """Every per-seed CSV under ``paths`` (directories, searched recursively, or CSV files), skipping
     anything under ``exclude`` (the output directory, whose exported copies would count twice)."""
