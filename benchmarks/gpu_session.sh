@@ -9,11 +9,17 @@
 #   PHASE=sweep bash benchmarks/gpu_session.sh [SECONDS]  # issue 27: a sweep as one stacked model (see sweep_phase)
 #   PHASE=plain bash benchmarks/gpu_session.sh [SECONDS]  # #25: RL_Trainer's graphed step (--cuda-graph), see below
 #
+# Issue 31's table rows, one per call (the train phase resumes a row whose checkpoint is in $RUNS; on a fresh
+# machine unpack the ckpt_<exp>.tgz of the earlier call into runs/gpu_runs first):
+#   PHASE=train ALGO=awac ENV=antmaze-umaze-v0 EXP=awac_umaze_d4rl_cs224r TOTAL_STEPS=300000 TRAIN_ARGS="--preset
+#     cs224r --eval-interval 50000 --checkpoint-interval 25000 --fast-compile" bash benchmarks/gpu_session.sh 560
+#   (defaults rows: EXP=<algo>_<maze>_d4rl_1m, no TOTAL_STEPS, TRAIN_ARGS without --preset)
+#
 # The dataset goes to $CS224R_DATA (default runs/gpu_data in the checkout, which a warm device machine keeps
 # between calls), so a train call right after a check call starts training at once. The sweep stops
 # cleanly (SIGINT) before the deadline and its CSVs and checkpoints still come back.
 # Knobs (environment): DEVICE (cuda), TOTAL_STEPS (1000000), TRAIN_ARGS (extra run_<algo>.py flags),
-# ALGO (awac | iql, for the sweep), MARGIN (20: seconds left after the sweep), RETRY_ARGS (--no-fast-cuda-graph: flags of the
+# ALGO (awac | iql), EXP (the run's name), MARGIN (20: seconds left after the sweep), RETRY_ARGS (--no-fast-cuda-graph: flags of the
 # retry after a failed graph run), ENV (antmaze-umaze-v0; any generated AntMaze name), BENCH_STEPS (200; 0 skips the benchmarks), TESTS (pytest targets,
 # default tests/fast), TESTS_K (a pytest -k expression), BENCH_ALGOS (awac iql), BENCH_ARGS (extra bench_train.py flags, e.g. --no-single), BENCH_COMPILE (non-empty: also test and time torch.compile, with and without the graphs), GEN_TRANSITIONS (a smaller generated dataset, passed with --dataset, for timing runs; a file
 # $CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5 already there, e.g. generated locally and carried with the checkout, is used as is).
@@ -34,7 +40,8 @@ fi
 DEVICE=${DEVICE:-cuda}
 ALGO=${ALGO:-awac}
 ENV=${ENV:-antmaze-umaze-v0}
-EXP=${ALGO}_$(echo "${ENV#antmaze-}" | sed 's/-v[0-9]*$//; s/-/_/g')_gpu  # awac_umaze_gpu, iql_medium_diverse_gpu
+# the run's name: awac_umaze_gpu, iql_medium_diverse_gpu, or EXP (e.g. issue 31's rows, awac_umaze_d4rl_cs224r)
+EXP=${EXP:-${ALGO}_$(echo "${ENV#antmaze-}" | sed 's/-v[0-9]*$//; s/-/_/g')_gpu}
 export CS224R_DATA=${CS224R_DATA:-$PWD/runs/gpu_data} CS224R_SIM_THREADS=${SIM_THREADS:-12}
 RUNS=${RUNS:-$PWD/runs/gpu_runs}
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; nproc
@@ -43,7 +50,7 @@ RUNS=${RUNS:-$PWD/runs/gpu_runs}
 
 # the generated dataset, in the background (deterministic: the same file as on any machine's run)
 DATASET_ARGS=()
-DATA_FILE=$CS224R_DATA/$ENV.hdf5
+DATA_FILE=$CS224R_DATA/$ENV.d4rl.hdf5  # the default recipe's cache file (scripts/generate_dataset.py)
 if [ -n "${GEN_TRANSITIONS:-}" ]; then
     DATA_FILE=$CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5
     DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$DATA_FILE")
@@ -213,10 +220,12 @@ GRAPH=--fast-cuda-graph
 [ "$TESTS_RC" = 0 ] || GRAPH=--no-fast-cuda-graph  # a failing test: measure the eager fast path instead
 MARGIN=${MARGIN:-20}  # seconds kept after the sweep for packing its files
 RETRY_ARGS=${RETRY_ARGS:---no-fast-cuda-graph}  # a failed graph run is retried with these flags, as ${EXP}_retry
-run() {
+run() {  # resumes the run when its checkpoint is there (a warm machine, or ckpt_<exp>.tgz unpacked into $RUNS)
+    local resume=
+    [ -f "$RUNS/$3/seed1/checkpoint.pt" ] && resume=--resume && echo "resuming $3 from its checkpoint"
     timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name "$ENV" --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
-        ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
+        $resume ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - MARGIN)) s left"
 run $(($(left) - MARGIN)) "$GRAPH" "$EXP"

@@ -184,6 +184,25 @@ def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, 
     return buf, _evaluation_goal(walkers.maze, EVAL_GOAL_CELL[recipe.maze], seed)
 
 
+def host_description() -> str:
+    """The CPU and the numeric libraries of this machine: a file's bytes are reproducible for a seed on one
+    CPU kind, but another CPU rounds the controller's and MuJoCo's arithmetic differently in the last bits,
+    which the ant's contacts amplify into different (statistically alike) trajectories."""
+    import platform
+
+    import mujoco
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"{cpu} ({platform.machine()}); mujoco {mujoco.__version__}, torch {torch.__version__}, "
+            f"numpy {np.__version__}")
+
+
 def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: int = 0,
              num_walkers: int = DEFAULT_WALKERS, controller: Controller | None = None, progress: bool = True,
              nthread: int | None = None, family: str = DEFAULT_FAMILY, knobs: dict | None = None) -> Dataset:
@@ -240,6 +259,7 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
                             [round(float(v), 6) for v in reward_goal]),
             "controller_checksum": controller.checksum, "seed": seed, "num_walkers": n,
             "package_version": getattr(cs224r, "__version__", "unknown"), "generation_seconds": round(elapsed, 1),
+            "host": host_description(),
         },
         infos={"goal": goal_rows},
     )

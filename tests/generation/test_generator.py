@@ -73,6 +73,19 @@ def test_file_roundtrip_identical(small, tmp_path):
     assert back.metadata["seed"] == 3 and back.metadata["recipe"] == small.metadata["recipe"]
 
 
+def test_metadata_names_the_host(small, tmp_path):
+    """The bytes of a file depend on the CPU kind: the file says which CPU and library versions made it."""
+    import mujoco
+    import torch
+
+    host = small.metadata["host"]
+    assert f"mujoco {mujoco.__version__}" in host and f"torch {torch.__version__}" in host
+    assert f"numpy {np.__version__}" in host and host.split(" (")[0].strip()  # a CPU name before the libraries
+    path = tmp_path / "antmaze-umaze-diverse-v0.hdf5"
+    write_d4rl_hdf5(path, small)
+    assert read_d4rl_hdf5(path, obs_dim=29, act_dim=8).metadata["host"] == host
+
+
 def test_same_seed_same_data_other_seed_differs():
     def make(seed, nthread):
         return generate("antmaze-medium-play-v0", 300, seed=seed, num_walkers=6, controller=_controller(),
