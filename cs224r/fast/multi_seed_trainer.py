@@ -47,8 +47,10 @@ from cs224r.infrastructure.rl_trainer import (
     StopRequest,
     TrainingError,
     changed_settings_line,
+    check_resume_dataset,
     check_resume_flags,
     cross_device_message,
+    dataset_entry,
     normalizer_entry,
     start_over,
     state_normalizer,
@@ -105,6 +107,7 @@ class MultiSeedTrainer:
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
                                     data_source=config.data_source)
         clip_actions(self.dataset, config.action_clip)  # as RL_Trainer does (--preset cs224r: 1 - 1e-5)
+        self._dataset_entry = dataset_entry(self.dataset)
         have = [checkpoint.exists(p) for p in self.ckpt_paths]
         resume = config.resume and any(have)
         if resume and not all(have):
@@ -364,7 +367,8 @@ class MultiSeedTrainer:
         return [{"step": self.step, "elapsed": elapsed, "agent": self.agent.sync_shell(s).state_dict(),
                  "rng": self.agent.rng_state(s), "buffer_rng": self.sampler.generators[s].get_state(),
                  "loss_sums": {k: v[s].clone() for k, v in self.loss_sums.items()}, "loss_count": self.loss_count,
-                 "config": dataclasses.asdict(self.configs[s]), **normalizer_entry(self.obs_normalizer)}
+                 "config": dataclasses.asdict(self.configs[s]), **normalizer_entry(self.obs_normalizer),
+                 **self._dataset_entry}
                 for s in range(self.S)]
 
     def _write_checkpoints(self, states: list[dict]) -> None:
@@ -383,6 +387,7 @@ class MultiSeedTrainer:
                 raise TrainingError(str(err)) from err
             for used, state in found[-1].states:
                 changes.update(dict.fromkeys(check_resume_flags(used, state["config"], self.configs[s])))
+                check_resume_dataset(used, state, self._dataset_entry, self.dataset.metadata.get("path", "the dataset"))
         line = changed_settings_line(self.ckpt_paths[0].parent.parent, list(changes))
         if line:
             print(line)

@@ -130,6 +130,7 @@ class RL_Trainer:
         self.dataset = load_dataset(config.env_name, config.dataset, reward_shift=config.reward_shift,
                                     data_source=config.data_source)
         clip_actions(self.dataset, getattr(config, "action_clip", 0.0))
+        self._dataset_entry = dataset_entry(self.dataset)  # before filtering: the file's transitions
         if hasattr(agent_cls, "prepare_dataset"):  # e.g. filtered BC keeps the best trajectories
             self.dataset = agent_cls.prepare_dataset(self.dataset, config)
         resume_from = None
@@ -338,7 +339,8 @@ class RL_Trainer:
         return {"step": self.step, "elapsed": self.clock.tick(), "agent": agent,
                 "rng": rng_state(), "buffer_rng": self.buffer.generator.get_state(),
                 "loss_sums": self.loss_sums, "loss_count": self.loss_count,
-                "config": dataclasses.asdict(self.config), **normalizer_entry(self.obs_normalizer)}
+                "config": dataclasses.asdict(self.config), **normalizer_entry(self.obs_normalizer),
+                **self._dataset_entry}
 
     def _write_checkpoint(self, state: dict) -> None:
         """Write ``state`` (taken now, or at the step of an evaluation that ran beside) with the rows logged so far."""
@@ -351,6 +353,7 @@ class RL_Trainer:
         except checkpoint.CheckpointError as err:
             raise TrainingError(str(err)) from err
         line = changed_settings_line(self.run_dir, check_resume_flags(path, state["config"], self.config))
+        check_resume_dataset(path, state, self._dataset_entry, self.dataset.metadata.get("path", "the dataset"))
         if line:
             print(line)
         return path, state
@@ -399,6 +402,22 @@ def changed_settings_line(run: Any, changes: list[str]) -> str | None:
         return None
     return (f"note: resuming {run} with settings that differ from its checkpoint's: {', '.join(changes)} "
             "(pass the old values to continue exactly as before)")
+
+
+def dataset_entry(dataset: Any) -> dict:
+    """A checkpoint's ``dataset_checksum``: the SHA-256 of the transitions the run trains on, as loaded."""
+    return {"dataset_checksum": dataset.checksum()}
+
+
+def check_resume_dataset(path: Any, state: dict, entry: dict, where: str) -> None:
+    """``TrainingError`` when checkpoint ``path`` trained on other transitions than the dataset loaded now
+    (``entry``, from ``dataset_entry``; ``where`` names its source) - e.g. a generated file made again on
+    another CPU kind, whose bytes differ. Checkpoints written before the checksum was stored pass."""
+    before, now = state.get("dataset_checksum"), entry["dataset_checksum"]
+    if before is not None and before != now:
+        raise TrainingError(f"--resume: checkpoint {path} trained on a dataset with checksum {before[:12]}..., but "
+                            f"{where} has {now[:12]}... (another file, or one made again on another machine); "
+                            "resume with the file the run trained on (--dataset PATH) or start a new --exp-name")
 
 
 def normalizer_entry(normalizer: StateNormalizer | None) -> dict:

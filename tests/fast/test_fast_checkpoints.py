@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
+from cs224r.fast import multi_seed_trainer as multi_seed_trainer_module
 from cs224r.fast.multi_seed_trainer import MultiSeedTrainer
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
 from tests.helpers import assert_rows_close, read_csv, trainer_config
 from tests.infrastructure.test_checkpoint import RunsCode
+from tests.infrastructure.test_rl_trainer import other_transitions
 
 _config = partial(trainer_config, AWACConfig, actor_size=8, critic_size=8, eval_episodes=2)
 
@@ -25,6 +27,15 @@ def test_fast_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
     with pytest.raises(TrainingError, match="could run code when loaded; it was not loaded"):
         MultiSeedTrainer(_config(tmp_path, total_steps=30, resume=True), [3])
     assert not marker.exists()
+
+
+def test_fast_resume_on_other_transitions_is_refused(tmp_path, monkeypatch):
+    MultiSeedTrainer(_config(tmp_path, total_steps=20), [3, 4]).run()
+    with monkeypatch.context() as m:
+        other_transitions(multi_seed_trainer_module, m)
+        with pytest.raises(TrainingError, match=r"checksum .* but /data/other.hdf5 has"):
+            MultiSeedTrainer(_config(tmp_path, total_steps=30, resume=True), [3, 4])
+    assert MultiSeedTrainer(_config(tmp_path, total_steps=30, resume=True), [3, 4]).run()[0][-1]["step"] == 30
 
 
 def test_fast_trainer_falls_back_to_a_step_every_seed_has(tmp_path, capsys):

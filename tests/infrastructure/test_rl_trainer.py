@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import signal
 from functools import partial
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from cs224r.agents.awac_agent import AWACAgent
+from cs224r.infrastructure import rl_trainer as rl_trainer_module
 from cs224r.infrastructure.config import AWACConfig
 from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, TrainingInterrupted
 from tests.helpers import (
@@ -123,6 +125,31 @@ def test_resume_with_other_flags_is_refused(tmp_path):
     RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
     with pytest.raises(TrainingError, match="batch_size"):
         RL_Trainer(_config(tmp_path, total_steps=40, batch_size=32, resume=True), AWACAgent)
+
+
+def other_transitions(module, monkeypatch):
+    """``module.load_dataset`` returns the same task's data with one reward changed (a file made again elsewhere)."""
+    real = module.load_dataset
+
+    def changed(*args, **kwargs):
+        data = real(*args, **kwargs)
+        rewards = data.rewards.copy()
+        rewards[0] += 1.0
+        return dataclasses.replace(data, rewards=rewards, metadata={**data.metadata, "path": "/data/other.hdf5"})
+
+    monkeypatch.setattr(module, "load_dataset", changed)
+
+
+def test_resume_on_other_transitions_is_refused(tmp_path, monkeypatch):
+    RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
+    run_dir = tmp_path / "t" / "seed3"
+    before = {f: (run_dir / f).read_bytes() for f in ("metrics.csv", "checkpoint.pt")}
+    with monkeypatch.context() as m:
+        other_transitions(rl_trainer_module, m)
+        with pytest.raises(TrainingError, match=r"checksum .* but /data/other.hdf5 has"):
+            RL_Trainer(_config(tmp_path, total_steps=40, resume=True), AWACAgent)
+    assert {f: (run_dir / f).read_bytes() for f in before} == before  # nothing written
+    assert RL_Trainer(_config(tmp_path, total_steps=40, resume=True), AWACAgent).run()[-1]["step"] == 40
 
 
 def test_resume_names_the_settings_that_differ_from_the_checkpoint(tmp_path, capsys):
