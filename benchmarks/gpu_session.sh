@@ -31,6 +31,7 @@ PHASE=${PHASE:-all}
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
+resume_flag() { [ -f "$RUNS/$1/seed1/checkpoint.pt" ] && echo --resume; }  # a run with a checkpoint continues
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=${TQDM_MININTERVAL:-15}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
@@ -48,7 +49,7 @@ RUNS=${RUNS:-$PWD/runs/gpu_runs}
   python3 -c "import torch, mujoco; print('torch', torch.__version__, 'mujoco', mujoco.__version__,
   torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee -a "$OUT/gpu.txt"
 
-# the generated dataset, in the background (deterministic: the same file as on any machine's run)
+# the generated dataset, in the background (deterministic on one kind of CPU; another CPU kind makes other bytes)
 DATASET_ARGS=()
 DATA_FILE=$CS224R_DATA/$ENV.d4rl.hdf5  # the default recipe's cache file (scripts/generate_dataset.py)
 if [ -n "${GEN_TRANSITIONS:-}" ]; then
@@ -178,7 +179,7 @@ PY
         steps=$([ "$which" = cs224r ] && echo 300000 || echo "${TOTAL_STEPS:-1000000}")
         exp=${PLAIN_ALGO}_plain_graph_$which
         extra=$([ "$which" = cs224r ] && echo "--preset cs224r")
-        resume=$([ -f "$RUNS/$exp/seed1/checkpoint.pt" ] && echo --resume)
+        resume=$(resume_flag "$exp")
         [ "$(left)" -gt $((PM + 60)) ] || { echo "no time left for $exp"; continue; }
         echo "$exp: $steps steps, 20 evaluations x 50 episodes, from $(($(date +%s) - T0)) s ${resume:+(resumed)}"
         timeout -s INT $(($(left) - PM)) python3 "scripts/run_$PLAIN_ALGO.py" --env-name "$ENV" \
@@ -221,8 +222,8 @@ GRAPH=--fast-cuda-graph
 MARGIN=${MARGIN:-20}  # seconds kept after the sweep for packing its files
 RETRY_ARGS=${RETRY_ARGS:---no-fast-cuda-graph}  # a failed graph run is retried with these flags, as ${EXP}_retry
 run() {  # resumes the run when its checkpoint is there (a warm machine, or ckpt_<exp>.tgz unpacked into $RUNS)
-    local resume=
-    [ -f "$RUNS/$3/seed1/checkpoint.pt" ] && resume=--resume && echo "resuming $3 from its checkpoint"
+    local resume
+    resume=$(resume_flag "$3") && echo "resuming $3 from its checkpoint"
     timeout -s INT "$1" python3 "scripts/run_$ALGO.py" --env-name "$ENV" --seeds 1 2 3 --fast $2 \
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         $resume ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1

@@ -387,7 +387,7 @@ class MultiSeedTrainer:
                 raise TrainingError(str(err)) from err
             for used, state in found[-1].states:
                 changes.update(dict.fromkeys(check_resume_flags(used, state["config"], self.configs[s])))
-                check_resume_dataset(used, state, self._dataset_entry, self.dataset.metadata.get("path", "the dataset"))
+                check_resume_dataset(used, state, self._dataset_entry, self.dataset)
         line = changed_settings_line(self.ckpt_paths[0].parent.parent, list(changes))
         if line:
             print(line)

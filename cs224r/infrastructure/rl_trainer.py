@@ -353,7 +353,7 @@ class RL_Trainer:
         except checkpoint.CheckpointError as err:
             raise TrainingError(str(err)) from err
         line = changed_settings_line(self.run_dir, check_resume_flags(path, state["config"], self.config))
-        check_resume_dataset(path, state, self._dataset_entry, self.dataset.metadata.get("path", "the dataset"))
+        check_resume_dataset(path, state, self._dataset_entry, self.dataset)
         if line:
             print(line)
         return path, state
@@ -409,12 +409,13 @@ def dataset_entry(dataset: Any) -> dict:
     return {"dataset_checksum": dataset.checksum()}
 
 
-def check_resume_dataset(path: Any, state: dict, entry: dict, where: str) -> None:
-    """``TrainingError`` when checkpoint ``path`` trained on other transitions than the dataset loaded now
-    (``entry``, from ``dataset_entry``; ``where`` names its source) - e.g. a generated file made again on
-    another CPU kind, whose bytes differ. Checkpoints written before the checksum was stored pass."""
+def check_resume_dataset(path: Any, state: dict, entry: dict, dataset: Any) -> None:
+    """``TrainingError`` when checkpoint ``path`` trained on other transitions than ``dataset``, loaded now
+    (``entry``: its ``dataset_entry``) - e.g. a generated file made again on another CPU kind, whose bytes
+    differ. Checkpoints written before the checksum was stored pass."""
     before, now = state.get("dataset_checksum"), entry["dataset_checksum"]
     if before is not None and before != now:
+        where = dataset.metadata.get("path", "the dataset")
         raise TrainingError(f"--resume: checkpoint {path} trained on a dataset with checksum {before[:12]}..., but "
                             f"{where} has {now[:12]}... (another file, or one made again on another machine); "
                             "resume with the file the run trained on (--dataset PATH) or start a new --exp-name")
