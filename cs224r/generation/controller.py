@@ -17,13 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from cs224r.generation.portable import portable_mlp
+
 CONTROLLER_OBS_DIM = 32
 WEIGHTS_PATH = Path(__file__).with_name("weights") / "ant_controller_d4rl.pt"
 
 
 def quat_to_mat(q: np.ndarray) -> np.ndarray:
     """Rotation matrices [N, 3, 3] of unit quaternions (w, x, y, z) [N, 4] (normalized here)."""
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np.sqrt(q[:, :1] ** 2 + q[:, 1:2] ** 2 + q[:, 2:3] ** 2 + q[:, 3:4] ** 2)  # fixed order of sums
     w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
@@ -74,16 +76,23 @@ class ControllerNet(nn.Module):
 
 
 class Controller:
-    """Loaded controller: ``act(qpos, qvel, heading)`` gives actions in [-1, 1] [N, 8]."""
+    """Loaded controller: ``act(qpos, qvel, heading)`` gives actions in [-1, 1] [N, 8].
+
+    ``act`` evaluates the network with ``portable_mlp`` rather than torch, so that a generated file's bytes
+    do not depend on the CPU (``cs224r.generation.portable``); ``net`` is the same network in torch."""
 
     def __init__(self, net: ControllerNet, checksum: str = "") -> None:
         self.net = net.eval()
         self.checksum = checksum
+        sd = {k: v.detach().cpu().double().numpy() for k, v in net.state_dict().items()}
+        self._mean, self._std = sd["obs_mean"], sd["obs_std"]
+        self._layers = [(np.ascontiguousarray(sd[f"mean_net.{i}.weight"].T), sd[f"mean_net.{i}.bias"])
+                        for i, m in enumerate(net.mean_net) if isinstance(m, nn.Linear)]
 
-    @torch.no_grad()
     def act(self, qpos: np.ndarray, qvel: np.ndarray, heading: np.ndarray) -> np.ndarray:
-        obs = torch.from_numpy(controller_obs(qpos, qvel, heading))
-        return np.clip(self.net(obs).numpy().astype(np.float64), -1.0, 1.0)
+        obs = controller_obs(qpos, qvel, heading).astype(np.float64)
+        x = np.clip((obs - self._mean) / self._std, -10.0, 10.0)
+        return np.clip(portable_mlp(x, self._layers), -1.0, 1.0)
 
 
 def save_controller(net: ControllerNet, path: str | Path, extra: dict | None = None) -> None:

@@ -185,9 +185,9 @@ def _run_d4rl(walkers: _Walkers, controller: Controller, steps: int, seed: int, 
 
 
 def host_description() -> str:
-    """The CPU and the numeric libraries of this machine: a file's bytes are reproducible for a seed on one
-    CPU kind, but another CPU rounds the controller's and MuJoCo's arithmetic differently in the last bits,
-    which the ant's contacts amplify into different (statistically alike) trajectories."""
+    """The CPU and the numeric libraries of this machine. The generator's own arithmetic is the same bits
+    on any CPU (``portable.py``); MuJoCo's, and another MuJoCo, numpy or C library version, may not be, and
+    the ant's contacts amplify a last-bit difference into other (statistically alike) trajectories."""
     import platform
 
     import mujoco

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cs224r.envs.antmaze.maps import Maze
+from cs224r.generation.portable import portable_arctan2
 
 
 class MazePlanner:
@@ -81,9 +82,10 @@ class MazePlanner:
 
 
 def headings(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World-frame heading angles [N] from ``pos`` to ``target``."""
+    """World-frame heading angles [N] from ``pos`` to ``target`` (``portable_arctan2``: the same bits on any
+    CPU, which ``np.arctan2`` is not)."""
     d = np.asarray(target) - np.asarray(pos)
-    return np.arctan2(d[:, 1], d[:, 0])
+    return portable_arctan2(d[:, 1], d[:, 0])
 
 
 class Navigator:
