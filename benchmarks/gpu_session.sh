@@ -49,7 +49,7 @@ RUNS=${RUNS:-$PWD/runs/gpu_runs}
   python3 -c "import torch, mujoco; print('torch', torch.__version__, 'mujoco', mujoco.__version__,
   torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"; } 2>&1 | tee -a "$OUT/gpu.txt"
 
-# the generated dataset, in the background (deterministic on one kind of CPU; another CPU kind makes other bytes)
+# the generated dataset, in the background (the same bytes on any CPU since the generator became portable)
 DATASET_ARGS=()
 DATA_FILE=$CS224R_DATA/$ENV.d4rl.hdf5  # the default recipe's cache file (scripts/generate_dataset.py)
 if [ -n "${GEN_TRANSITIONS:-}" ]; then

@@ -208,15 +208,12 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
              nthread: int | None = None, family: str = DEFAULT_FAMILY, knobs: dict | None = None) -> Dataset:
     """Make ``num_transitions`` transitions for ``env_name`` with the ``family`` recipe and its ``knobs``
     changed (see ``recipes.py``)."""
-    import torch
     from tqdm import tqdm
 
     import cs224r
 
     recipe = get_recipe(env_name, family, **(knobs or {}))
     controller = controller or load_controller()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batched forwards; extra torch threads only fight the MuJoCo threads
     rng = np.random.default_rng(seed)
     n = max(1, min(num_walkers, num_transitions))
     steps = math.ceil(num_transitions / n)
@@ -232,7 +229,6 @@ def generate(env_name: str, num_transitions: int = DEFAULT_TRANSITIONS, seed: in
         buf, reward_goal = run(walkers, controller, steps, seed, bar)
     finally:
         walkers.sim.close()
-        torch.set_num_threads(threads)
     tout = buf["tout"]
     if reward_goal is None:
         term = buf["term"]

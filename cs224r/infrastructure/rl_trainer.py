@@ -411,8 +411,8 @@ def dataset_entry(dataset: Any) -> dict:
 
 def check_resume_dataset(path: Any, state: dict, entry: dict, dataset: Any) -> None:
     """``TrainingError`` when checkpoint ``path`` trained on other transitions than ``dataset``, loaded now
-    (``entry``: its ``dataset_entry``) - e.g. a generated file made again on another CPU kind, whose bytes
-    differ. Checkpoints written before the checksum was stored pass."""
+    (``entry``: its ``dataset_entry``) - e.g. a file generated with other knobs or by an older version,
+    whose bytes differ. Checkpoints written before the checksum was stored pass."""
     before, now = state.get("dataset_checksum"), entry["dataset_checksum"]
     if before is not None and before != now:
         where = dataset.metadata.get("path", "the dataset")

@@ -74,7 +74,7 @@ def test_file_roundtrip_identical(small, tmp_path):
 
 
 def test_metadata_names_the_host(small, tmp_path):
-    """The bytes of a file depend on the CPU kind: the file says which CPU and library versions made it."""
+    """MuJoCo and the C math library may round differently elsewhere: the file names its CPU and libraries."""
     import mujoco
     import torch
 
