@@ -9,8 +9,8 @@
 #   PHASE=sweep bash benchmarks/gpu_session.sh [SECONDS]  # issue 27: a sweep as one stacked model (see sweep_phase)
 #   PHASE=plain bash benchmarks/gpu_session.sh [SECONDS]  # #25: RL_Trainer's graphed step (--cuda-graph), see below
 #
-# Issue 31's table rows, one per call (the train phase resumes a row whose checkpoint is in $RUNS; on a fresh
-# machine unpack the ckpt_<exp>.tgz of the earlier call into runs/gpu_runs first):
+# Issue 31's table rows, one per call (the train phase resumes a row whose checkpoint is in $RUNS, or else in
+# results/inflight/<exp>.tar.xz; on a fresh machine unpack the ckpt_<exp>.tgz of the earlier call into runs/gpu_runs first):
 #   PHASE=train ALGO=awac ENV=antmaze-umaze-v0 EXP=awac_umaze_d4rl_cs224r TOTAL_STEPS=300000 TRAIN_ARGS="--preset
 #     cs224r --eval-interval 50000 --checkpoint-interval 25000 --fast-compile" bash benchmarks/gpu_session.sh 560
 #   (defaults rows: EXP=<algo>_<maze>_d4rl_1m, no TOTAL_STEPS, TRAIN_ARGS without --preset)
@@ -228,6 +228,10 @@ run() {  # resumes the run when its checkpoint is there (a warm machine, or ckpt
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         $resume ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
+if [ ! -f "$RUNS/$EXP/seed1/checkpoint.pt" ] && [ -f "results/inflight/$EXP.tar.xz" ]; then
+    # a row carried in the repository between CPU sessions continues here (the generated file is the same)
+    mkdir -p "$RUNS" && tar -xJf "results/inflight/$EXP.tar.xz" -C "$RUNS" && echo "unpacked results/inflight/$EXP.tar.xz"
+fi
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - MARGIN)) s left"
 run $(($(left) - MARGIN)) "$GRAPH" "$EXP"
 RC=$?
