@@ -228,7 +228,7 @@ run() {  # resumes the run when its checkpoint is there (a warm machine, or ckpt
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         $resume ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
-if [ ! -f "$RUNS/$EXP/seed1/checkpoint.pt" ] && [ -f "results/inflight/$EXP.tar.xz" ]; then
+if [ -z "$(resume_flag "$EXP")" ] && [ -f "results/inflight/$EXP.tar.xz" ]; then
     # a row carried in the repository between CPU sessions continues here (the generated file is the same)
     mkdir -p "$RUNS" && tar -xJf "results/inflight/$EXP.tar.xz" -C "$RUNS" && echo "unpacked results/inflight/$EXP.tar.xz"
 fi

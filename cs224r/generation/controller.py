@@ -84,15 +84,19 @@ class Controller:
     def __init__(self, net: ControllerNet, checksum: str = "") -> None:
         self.net = net.eval()
         self.checksum = checksum
-        sd = {k: v.detach().cpu().double().numpy() for k, v in net.state_dict().items()}
-        self._mean, self._std = sd["obs_mean"], sd["obs_std"]
-        self._layers = [(np.ascontiguousarray(sd[f"mean_net.{i}.weight"].T), sd[f"mean_net.{i}.bias"])
-                        for i, m in enumerate(net.mean_net) if isinstance(m, nn.Linear)]
+        self._mean, self._std = (b.detach().cpu().double().numpy() for b in (net.obs_mean, net.obs_std))
+        self._layers = portable_layers(net.mean_net)
 
     def act(self, qpos: np.ndarray, qvel: np.ndarray, heading: np.ndarray) -> np.ndarray:
         obs = controller_obs(qpos, qvel, heading).astype(np.float64)
         x = np.clip((obs - self._mean) / self._std, -10.0, 10.0)
         return np.clip(portable_mlp(x, self._layers), -1.0, 1.0)
+
+
+def portable_layers(mlp: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``portable_mlp``'s layers of a tanh MLP: each ``Linear``'s transposed weight [in, out] and bias, float64."""
+    return [(np.ascontiguousarray(m.weight.detach().cpu().double().numpy().T), m.bias.detach().cpu().double().numpy())
+            for m in mlp if isinstance(m, nn.Linear)]
 
 
 def save_controller(net: ControllerNet, path: str | Path, extra: dict | None = None) -> None:
