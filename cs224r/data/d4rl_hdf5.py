@@ -50,12 +50,13 @@ def _package_version() -> str:
     return cs224r.__version__
 
 
-def write_d4rl_hdf5(path: str | Path, dataset: Dataset, with_next_observations: bool = True) -> None:
+def write_d4rl_hdf5(path: str | Path, dataset: Dataset, with_next_observations: bool = True) -> str:
     """Write ``dataset`` to ``path`` in D4RL's layout, atomically (temp file + rename).
 
     Rows are written as they are, so episodes must be contiguous with their last row marked by a
     terminal or a timeout. ``dataset.infos`` go to ``infos/<name>``. The metadata record (the dataset's
     metadata plus ``package_version``, ``format`` and the file ``checksum``) goes to root attributes.
+    Returns that checksum (what reading the file reports as ``file_checksum``).
     """
     import h5py
 
@@ -89,6 +90,7 @@ def write_d4rl_hdf5(path: str | Path, dataset: Dataset, with_next_observations: 
                     f.attrs[key] = value
 
     atomic_write(path, write)
+    return meta["checksum"]
 
 
 def _read_metadata(f: Any) -> dict[str, Any]:

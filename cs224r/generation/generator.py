@@ -273,7 +273,7 @@ def generate_to_file(env_name: str, out_path: str | Path, num_transitions: int =
     print(f"cs224r: generating {num_transitions:,} transitions for {env_name} into {out_path} "
           f"(about {minutes:.0f} min on a 2-core CPU; done once, then read from the cache)", file=sys.stderr)
     data = generate(env_name, num_transitions, seed, **kwargs)
-    write_d4rl_hdf5(out_path, data)
+    data.metadata["file_checksum"] = write_d4rl_hdf5(out_path, data)
     if report:
         from cs224r.generation.report import write_report
 

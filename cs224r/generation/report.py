@@ -96,14 +96,15 @@ def bc_score(out_dir: str | Path, data: Dataset) -> dict | None:
 
 
 def write_report(data: Dataset, out_dir: str | Path) -> dict:
-    """Write ``summary.json`` and ``heatmap.png`` into ``out_dir`` (with the BC score of ``bc.json`` when it
-    was measured on this data); returns the summary."""
+    """Write ``summary.json`` and ``heatmap.png`` into ``out_dir`` (with the file's ``file_checksum`` and the BC
+    score of ``bc.json`` when it was measured on this data); returns the summary."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(data)
     bc = bc_score(out_dir, data)
     if bc is not None:
         summary["bc_score"] = bc
+    summary["file_checksum"] = data.metadata.get("file_checksum")
     summary["metadata"] = {k: v for k, v in data.metadata.items()
                            if isinstance(v, (str, int, float, bool)) or k == "recipe_knobs"}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

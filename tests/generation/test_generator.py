@@ -177,3 +177,14 @@ def test_first_use_generates_through_the_hook(small, tmp_path, monkeypatch):
     assert len(data) == len(small)
     load_dataset("antmaze-umaze-diverse-v0")  # now read from the cache, no second generation
     assert len(calls) == 1
+
+
+def test_report_names_the_file_checksum(tmp_path):
+    from cs224r.generation.generator import generate_to_file
+
+    path = tmp_path / "u.hdf5"
+    generate_to_file("antmaze-umaze-v0", path, 300, seed=2, num_walkers=4, controller=_controller(),
+                     progress=False, nthread=1)
+    stored = read_d4rl_hdf5(path, obs_dim=29, act_dim=8).metadata["file_checksum"]
+    summary = json.loads((tmp_path / "u.report" / "summary.json").read_text())
+    assert summary["file_checksum"] == stored and len(stored) == 64
