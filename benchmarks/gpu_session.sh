@@ -8,12 +8,16 @@
 #   bash benchmarks/gpu_session.sh [SECONDS]              # both, one after the other (PHASE=all; default 540 s)
 #   PHASE=sweep bash benchmarks/gpu_session.sh [SECONDS]  # issue 27: a sweep as one stacked model (see sweep_phase)
 #   PHASE=plain bash benchmarks/gpu_session.sh [SECONDS]  # #25: RL_Trainer's graphed step (--cuda-graph), see below
+#   PHASE=rows ROWS="..." bash benchmarks/gpu_session.sh [SECONDS]  # #31: several table rows side by side (below)
 #
 # Issue 31's table rows, one per call (the train phase resumes a row whose checkpoint is in $RUNS, or else in
 # results/inflight/<exp>.tar.xz; on a fresh machine unpack the ckpt_<exp>.tgz of the earlier call into runs/gpu_runs first):
 #   PHASE=train ALGO=awac ENV=antmaze-umaze-v0 EXP=awac_umaze_d4rl_cs224r TOTAL_STEPS=300000 TRAIN_ARGS="--preset
 #     cs224r --eval-interval 50000 --checkpoint-interval 25000 --fast-compile" bash benchmarks/gpu_session.sh 560
 #   (defaults rows: EXP=<algo>_<maze>_d4rl_1m, no TOTAL_STEPS, TRAIN_ARGS without --preset)
+# or several rows in one call, side by side on the GPU, each coming back as $OUT/row_<exp>.tar.xz (the form of
+# results/inflight/<exp>.tar.xz, so a row the deadline cut continues from there in the next session):
+#   PHASE=rows ROWS="awac_umaze_d4rl_1m awac_medium_diverse_d4rl_1m" bash benchmarks/gpu_session.sh 570
 #
 # The dataset goes to $CS224R_DATA (default runs/gpu_data in the checkout, which a warm device machine keeps
 # between calls), so a train call right after a check call starts training at once. The sweep stops
@@ -52,19 +56,96 @@ RUNS=${RUNS:-$PWD/runs/gpu_runs}
 # the generated dataset, in the background (the same bytes on any CPU since the generator became portable)
 DATASET_ARGS=()
 DATA_FILE=$CS224R_DATA/$ENV.d4rl.hdf5  # the default recipe's cache file (scripts/generate_dataset.py)
-if [ -n "${GEN_TRANSITIONS:-}" ]; then
+if [ -n "${GEN_TRANSITIONS:-}" ] && [ "$PHASE" != rows ]; then
     DATA_FILE=$CS224R_DATA/$ENV-$GEN_TRANSITIONS.hdf5
     DATASET_ARGS=(--num-transitions "$GEN_TRANSITIONS" --out "$DATA_FILE")
     TRAIN_ARGS="${TRAIN_ARGS:-} --dataset $DATA_FILE"
 fi
 GEN=
-if [ ! -f "$DATA_FILE" ]; then
+if [ "$PHASE" != rows ] && [ ! -f "$DATA_FILE" ]; then  # PHASE=rows makes its rows' datasets itself
     ( CS224R_SIM_THREADS=${GEN_THREADS:-12} python3 scripts/generate_dataset.py --env-name "$ENV" \
           "${DATASET_ARGS[@]}" >>"$OUT/generate.log" 2>&1
       echo "generate rc=$? at $(($(date +%s) - T0)) s" >>"$OUT/generate.log" ) &
     GEN=$!
 fi
 
+# ---------------------------------------------------------------- PHASE=rows (issue 31) begins
+# Several of issue 31's table rows at once on the one GPU (a row's step is a few small kernels, so rows side by
+# side may share the device at little cost to each: rows.txt gives each row's steps/s to check). ROWS names them <algo>_<maze>_d4rl_<1m|cs224r>, which
+# says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0, medium_diverse -> antmaze-medium-diverse-v0)
+# and the settings (1m: the defaults, 1M steps; cs224r: --preset cs224r, 300k). Each row resumes from $RUNS or
+# results/inflight/<exp>.tar.xz, trains 3 seeds (--fast --fast-compile, CUDA graphs) until the call's deadline,
+# stops with SIGINT (its checkpoint written) and comes back as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt,
+# config.json, metrics.csv: unpack into runs/gpu_runs, or into results/inflight/ form, to continue it) with its log
+# train_<exp>.log; rows.txt has each row's last metrics and steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000),
+# ROW_CKPT (25000) (the steps the name implies, the evaluation and checkpoint intervals: smaller for a smoke test), SIM_THREADS (default: the cores shared out over the rows), TRAIN_ARGS,
+# GEN_TRANSITIONS (smaller datasets, for a smoke test), ROWS_DRY (non-empty: print each row's command, run nothing).
+rows_phase() {
+    local exp algo rest maze env steps extra pids=() envs=() gen_pids=() resume data n threads cmd
+    for exp in $ROWS; do
+        rest=${exp#*_}; maze=${rest%_d4rl_*}
+        [[ $exp =~ ^(awac|iql)_[a-z_]+_d4rl_(1m|cs224r)$ ]] || { echo "ROWS: '$exp' is not <awac|iql>_<maze>_d4rl_<1m|cs224r>"; return 2; }
+        env=antmaze-${maze//_/-}-v0
+        [[ " ${envs[*]} " == *" $env "* ]] || envs+=("$env")
+    done
+    [ -n "${ROWS_DRY:-}" ] && envs=()  # ROWS_DRY=1: print each row's command, run nothing
+    for env in "${envs[@]}"; do  # each dataset once, in parallel (about 1-2 minutes on the device machine)
+        data=$CS224R_DATA/$env.d4rl.hdf5; extra=()
+        [ -n "${GEN_TRANSITIONS:-}" ] && { data=$CS224R_DATA/$env-$GEN_TRANSITIONS.hdf5; extra=(--num-transitions "$GEN_TRANSITIONS" --out "$data"); }
+        [ -f "$data" ] && continue
+        ( CS224R_SIM_THREADS=$(( $(nproc) / ${#envs[@]} > 0 ? $(nproc) / ${#envs[@]} : 1 )) python3 scripts/generate_dataset.py \
+              --env-name "$env" "${extra[@]}" --no-progress >>"$OUT/generate_$env.log" 2>&1
+          echo "generate $env rc=$? at $(($(date +%s) - T0)) s" | tee -a "$OUT/rows.txt" ) &
+        gen_pids+=($!)
+    done
+    [ ${#gen_pids[@]} -eq 0 ] || wait "${gen_pids[@]}"
+    n=$(echo $ROWS | wc -w)
+    threads=${SIM_THREADS:-$(( $(nproc) / n > 0 ? $(nproc) / n : 1 ))}
+    echo "rows from $(($(date +%s) - T0)) s, $(($(left) - MARGIN)) s left, $n rows, $threads simulation threads each" | tee -a "$OUT/rows.txt"
+    for exp in $ROWS; do
+        algo=${exp%%_*}; rest=${exp#*_}; maze=${rest%_d4rl_*}; env=antmaze-${maze//_/-}-v0
+        if [ "${exp##*_}" = cs224r ]; then steps=300000; extra="--preset cs224r"; else steps=1000000; extra=; fi
+        steps=${ROW_STEPS:-$steps}
+        [ -n "${GEN_TRANSITIONS:-}" ] && extra="$extra --dataset $CS224R_DATA/$env-$GEN_TRANSITIONS.hdf5"
+        if [ -z "${ROWS_DRY:-}" ] && [ ! -f "$RUNS/$exp/seed1/checkpoint.pt" ] && [ -f "results/inflight/$exp.tar.xz" ]; then
+            mkdir -p "$RUNS" && tar -xJf "results/inflight/$exp.tar.xz" -C "$RUNS" && echo "$exp: unpacked results/inflight/$exp.tar.xz" | tee -a "$OUT/rows.txt"
+        fi
+        resume=$(resume_flag "$exp")
+        cmd=(python3 "scripts/run_$algo.py" --env-name "$env" --seeds 1 2 3 --fast --fast-compile --device "$DEVICE"
+             --log-dir "$RUNS" --exp-name "$exp" --total-steps "$steps" --eval-interval "${ROW_EVAL:-50000}"
+             --checkpoint-interval "${ROW_CKPT:-25000}" --no-progress $extra $resume ${TRAIN_ARGS:-})
+        if [ -n "${ROWS_DRY:-}" ]; then echo "${cmd[*]}"; continue; fi
+        echo "$exp: $algo on $env, $steps steps $extra ${resume:+(resumed)}" | tee -a "$OUT/rows.txt"
+        CS224R_SIM_THREADS=$threads timeout -s INT $(($(left) - MARGIN)) "${cmd[@]}" >>"$OUT/train_$exp.log" 2>&1 &
+        pids+=($!)
+    done
+    set -- $ROWS
+    for pid in "${pids[@]}"; do
+        wait "$pid"; echo "$1 rc=$? at $(($(date +%s) - T0)) s" | tee -a "$OUT/rows.txt"
+        tail -2 "$OUT/train_$1.log" | tee -a "$OUT/rows.txt"
+        [ -f "$RUNS/$1/seed1/metrics.csv" ] && python3 - "$RUNS/$1" <<'PY' | tee -a "$OUT/rows.txt"
+import csv, statistics, sys
+rows = {s: list(csv.DictReader(open(f"{sys.argv[1]}/seed{s}/metrics.csv"))) for s in (1, 2, 3)}
+last = {s: r[-1] for s, r in rows.items() if r}
+if last:
+    step = min(int(r["step"]) for r in last.values())
+    succ = [float(r["Eval_SuccessRate"]) for r in last.values()]
+    print(f"  step {step}: success {statistics.mean(succ):.2f} ({' / '.join(f'{x:.2f}' for x in succ)}), "
+          f"{float(last[1]['Train_StepsPerSecond']):.0f} steps/s, Time_Elapsed {float(last[1]['Time_Elapsed']):.0f} s")
+PY
+        tar -cJf "$OUT/row_$1.tar.xz" -C "$RUNS" --exclude tb --exclude run.lock --exclude checkpoint.prev.pt \
+            --exclude policy.pt "$1" 2>/dev/null
+        shift
+    done
+    echo "rows done at $(($(date +%s) - T0)) s" | tee -a "$OUT/rows.txt"
+}
+if [ "$PHASE" = rows ]; then
+    MARGIN=${MARGIN:-30}
+    ROWS=${ROWS:-awac_umaze_d4rl_cs224r iql_umaze_d4rl_cs224r awac_medium_diverse_d4rl_cs224r iql_medium_diverse_d4rl_cs224r}
+    rows_phase
+    exit $?
+fi
+# ---------------------------------------------------------------- PHASE=rows (issue 31) ends
 # ---------------------------------------------------------------- PHASE=sweep (issue 27) begins
 # A sweep as one stacked model. Writes $OUT/bench_sweep*.txt and $OUT/sweep.txt (+ sweep_metrics.tgz,
 # sweep_ckpt.tgz). First bench_sweep.py: 4 expectiles x 3 seeds as one 12-member model against 4 models of 3

@@ -1,6 +1,8 @@
 """The benchmark scripts still run (on tiny inputs; their timings are not checked)."""
 
 import importlib.util
+import os
+import subprocess
 from pathlib import Path
 
 import torch
@@ -66,3 +68,34 @@ def test_bench_train_times_the_plain_graphed_step_beside_the_others(capsys):
     for path in ("reference", "plain graph code, uncaptured", "fast S=1"):
         assert f"\n{path} " in out
     assert "CUDA graphs need a CUDA device; its code ran uncaptured" in out
+
+
+def _gpu_session_rows(tmp_path, rows):
+    env = {**os.environ, "PHASE": "rows", "ROWS_DRY": "1", "ROWS": rows, "OUT": str(tmp_path / "out"),
+           "RUNS": str(tmp_path / "runs"), "CS224R_DATA": str(tmp_path / "data")}
+    return subprocess.run(["bash", str(BENCH / "gpu_session.sh"), "60"], cwd=BENCH.parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_gpu_session_rows_phase_reads_each_row_from_its_name(tmp_path):
+    done = _gpu_session_rows(tmp_path, "awac_umaze_d4rl_1m iql_medium_diverse_d4rl_cs224r")
+    assert done.returncode == 0, done.stdout + done.stderr
+    commands = [line.split() for line in done.stdout.splitlines() if line.startswith("python3 scripts/run_")]
+    assert len(commands) == 2
+    awac, iql = commands
+    assert awac[1] == "scripts/run_awac.py" and iql[1] == "scripts/run_iql.py"
+    assert awac[awac.index("--env-name") + 1] == "antmaze-umaze-v0"
+    assert iql[iql.index("--env-name") + 1] == "antmaze-medium-diverse-v0"
+    assert awac[awac.index("--total-steps") + 1] == "1000000" and "--preset" not in awac
+    assert iql[iql.index("--total-steps") + 1] == "300000" and iql[iql.index("--preset") + 1] == "cs224r"
+    for cmd in commands:
+        assert cmd[cmd.index("--seeds") + 1:cmd.index("--seeds") + 4] == ["1", "2", "3"] and "--fast" in cmd
+        assert "--resume" not in cmd  # nothing to resume in an empty $RUNS
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())  # a dry run makes no data
+
+
+def test_gpu_session_rows_phase_refuses_a_name_it_cannot_read(tmp_path):
+    done = _gpu_session_rows(tmp_path, "awac_umaze_d4rl_1m awac_umaze_d4rl_2m")
+    assert done.returncode == 2
+    assert "'awac_umaze_d4rl_2m' is not <awac|iql>_<maze>_d4rl_<1m|cs224r>" in done.stdout
+    assert "python3 scripts/run_" not in done.stdout
