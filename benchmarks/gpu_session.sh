@@ -74,7 +74,8 @@ fi
 # side may share the device at little cost to each: rows.txt gives each row's steps/s to check). ROWS names them <algo>_<maze>_d4rl_<1m|cs224r>, which
 # says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0, medium_diverse -> antmaze-medium-diverse-v0)
 # and the settings (1m: the defaults, 1M steps; cs224r: --preset cs224r, 300k). Each row resumes from $RUNS or
-# results/inflight/<exp>.tar.xz, trains 3 seeds (--fast --fast-compile, CUDA graphs) until the call's deadline,
+# results/inflight/<exp>.tar.xz (a row begun on a CPU continues with --allow-device-change: fresh random streams
+# from there on), trains 3 seeds (--fast --fast-compile, CUDA graphs) until the call's deadline,
 # stops with SIGINT (its checkpoint written) and comes back as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt,
 # config.json, metrics.csv: unpack into runs/gpu_runs, or into results/inflight/ form, to continue it) with its log
 # train_<exp>.log; rows.txt has each row's last metrics and steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000),
@@ -112,6 +113,7 @@ rows_phase() {
         fi
         resume=$(resume_flag "$exp")
         cmd=(python3 "scripts/run_$algo.py" --env-name "$env" --seeds 1 2 3 --fast --fast-compile --device "$DEVICE"
+             --allow-device-change
              --log-dir "$RUNS" --exp-name "$exp" --total-steps "$steps" --eval-interval "${ROW_EVAL:-50000}"
              --checkpoint-interval "${ROW_CKPT:-25000}" --no-progress $extra $resume ${TRAIN_ARGS:-})
         if [ -n "${ROWS_DRY:-}" ]; then echo "${cmd[*]}"; continue; fi

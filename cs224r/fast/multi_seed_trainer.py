@@ -51,6 +51,8 @@ from cs224r.infrastructure.rl_trainer import (
     check_resume_flags,
     cross_device_message,
     dataset_entry,
+    device_change_line,
+    device_change_seeds,
     normalizer_entry,
     start_over,
     state_normalizer,
@@ -419,8 +421,13 @@ class MultiSeedTrainer:
             try:
                 self.agent.set_rng_state(s, state["rng"])
                 self.sampler.generators[s].set_state(state["buffer_rng"])
-            except (RuntimeError, TypeError) as err:
-                raise TrainingError(cross_device_message(self.ckpt_paths[s], state)) from err
+            except (RuntimeError, TypeError, KeyError) as err:
+                if not self.configs[s].allow_device_change:
+                    raise TrainingError(cross_device_message(self.ckpt_paths[s], state)) from err
+                noise_seed, buffer_seed = device_change_seeds(self.configs[s].seed, step)
+                self.agent.noise[s].manual_seed(noise_seed)
+                self.sampler.generators[s].manual_seed(buffer_seed)
+                print(device_change_line(self.ckpt_paths[s], state, self.device))
         self.agent.load_shells()
         self.step, self.clock.elapsed = step, states[0]["elapsed"]
         self.loss_count = states[0]["loss_count"]

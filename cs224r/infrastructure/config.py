@@ -32,6 +32,7 @@ class TrainConfig:
     torch_threads: int = 1  # CPU threads for torch (0 = torch's default); small MLPs gain little from more
     flush_denormal: bool = True  # floats below 1.2e-38 as 0 (CPU; GPU --fast: Adam moments at each log)
     resume: bool = False
+    allow_device_change: bool = False  # --resume a checkpoint of another device type: fresh random streams
     use_wandb: bool = False
     wandb_project: str = "cs224r-hw3"
     progress: bool = True  # tqdm bar

@@ -364,8 +364,13 @@ class RL_Trainer:
         try:
             set_rng_state(state["rng"])
             self.buffer.generator.set_state(state["buffer_rng"])
-        except (RuntimeError, TypeError) as err:
-            raise TrainingError(cross_device_message(path, state)) from err
+        except (RuntimeError, TypeError, KeyError) as err:
+            if not self.config.allow_device_change:
+                raise TrainingError(cross_device_message(path, state)) from err
+            noise_seed, buffer_seed = device_change_seeds(self.config.seed, state["step"])
+            torch.manual_seed(noise_seed)  # the global streams: the action noise on a CPU and on a GPU
+            self.buffer.generator.manual_seed(buffer_seed)
+            print(device_change_line(path, state, self.device))
         self.step, self.clock.elapsed = state["step"], state["elapsed"]
         self.loss_sums = {k: torch.as_tensor(v).to(self.device) for k, v in state["loss_sums"].items()}
         self.loss_count = state["loss_count"]
@@ -378,9 +383,9 @@ RESUME_FLAGS = {"env_name": None, "seed": None, "batch_size": None, "normalize_s
 
 # fields that say where and how fast a run goes, not what it learns: a resume may change them unremarked
 RUNTIME_FIELDS = frozenset({
-    "exp_name", "log_dir", "device", "torch_threads", "resume", "use_wandb", "wandb_project", "progress",
-    "fast_compile", "fast_cuda_graph", "fast_graph_steps", "fast_eval_beside", "cuda_graph", "cuda_graph_steps",
-    "eval_beside", "plot_interval", "save_video", "checkpoint_interval"})
+    "exp_name", "log_dir", "device", "torch_threads", "resume", "allow_device_change", "use_wandb", "wandb_project",
+    "progress", "fast_compile", "fast_cuda_graph", "fast_graph_steps", "fast_eval_beside", "cuda_graph",
+    "cuda_graph_steps", "eval_beside", "plot_interval", "save_video", "checkpoint_interval"})
 
 
 def check_resume_flags(path: Any, old: dict, config: Any) -> list[str]:
@@ -459,7 +464,23 @@ def cross_device_message(path: Any, state: dict) -> str:
     """The error for a checkpoint whose RNG states belong to another device type."""
     made_on = state.get("config", {}).get("device", "another device")
     return (f"checkpoint {path} holds the random-number states of a {made_on!r} run, which this device cannot "
-            "continue; resume on the device type it was written on (--device), or start a new --exp-name")
+            "continue; resume on the device type it was written on (--device), add --allow-device-change to "
+            "continue here with fresh random streams, or start a new --exp-name")
+
+
+def device_change_seeds(seed: int, step: int) -> tuple[int, int]:
+    """The seeds of the fresh (action noise, minibatch) streams of a run resumed at ``step`` on another device
+    type (``--allow-device-change``): derived from the run's seed and the step, so such a resume is repeatable."""
+    noise, batches = np.random.SeedSequence([seed, step]).generate_state(2)
+    return int(noise), int(batches)
+
+
+def device_change_line(path: Any, state: dict, device: torch.device) -> str:
+    """What a resume with ``--allow-device-change`` prints when the device type did change."""
+    made_on = state.get("config", {}).get("device", "another device")
+    return (f"checkpoint {path} was written by a {made_on!r} run; continuing on {device.type} from step "
+            f"{state['step']} with fresh random streams (seeded from the seed and step), so from here the "
+            "numbers differ from an uninterrupted run's")
 
 
 def train(config: Any, agent_cls: type, callbacks: list | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ import torch
 from cs224r.agents.awac_agent import AWACAgent
 from cs224r.infrastructure import checkpoint
 from cs224r.infrastructure.config import AWACConfig
-from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError
+from cs224r.infrastructure.rl_trainer import RL_Trainer, TrainingError, device_change_seeds
 from cs224r.infrastructure.utils import rng_state, set_rng_state
 from tests.helpers import assert_rows_close, read_csv, trainer_config
 
@@ -111,3 +111,34 @@ def test_both_checkpoints_damaged_is_one_line(tmp_path):
     with pytest.raises(TrainingError) as info:
         RL_Trainer(_config(tmp_path, total_steps=30, resume=True), AWACAgent)
     assert "\n" not in str(info.value) and "checkpoint.prev.pt" in str(info.value)
+
+
+def as_if_written_on_cuda(path):
+    """Rewrite checkpoint ``path`` as a GPU run would have written it: its generators' states are CUDA (Philox)
+    states, 16 bytes, which a CPU generator refuses."""
+    state = torch.load(path, weights_only=True)
+    philox = torch.zeros(16, dtype=torch.uint8)
+    state["rng"]["cuda"] = [philox]
+    state["buffer_rng"] = philox
+    state["config"]["device"] = "cuda"
+    torch.save(state, path)
+
+
+def test_resume_on_another_device_type_reseeds_only_when_allowed(tmp_path, capsys):
+    RL_Trainer(_config(tmp_path, total_steps=20), AWACAgent).run()
+    as_if_written_on_cuda(tmp_path / "t" / "seed3" / "checkpoint.pt")
+    with pytest.raises(TrainingError, match="of a 'cuda' run.*add --allow-device-change"):
+        RL_Trainer(_config(tmp_path, total_steps=30, resume=True), AWACAgent)
+    capsys.readouterr()
+    trainer = RL_Trainer(_config(tmp_path, total_steps=30, resume=True, allow_device_change=True), AWACAgent)
+    out = capsys.readouterr().out
+    assert "written by a 'cuda' run; continuing on cpu from step 20 with fresh random streams" in out
+    noise_seed, buffer_seed = device_change_seeds(3, 20)
+    assert torch.equal(trainer.buffer.generator.get_state(), torch.Generator().manual_seed(buffer_seed).get_state())
+    assert torch.equal(torch.get_rng_state(), torch.Generator().manual_seed(noise_seed).get_state())
+    assert trainer.step == 20 and trainer.run()[-1]["step"] == 30
+
+
+def test_device_change_seeds_depend_on_the_seed_and_the_step():
+    assert device_change_seeds(3, 20) == device_change_seeds(3, 20)
+    assert len({device_change_seeds(3, 20), device_change_seeds(4, 20), device_change_seeds(3, 30)}) == 3
