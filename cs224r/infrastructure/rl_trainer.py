@@ -460,10 +460,15 @@ def start_over(run_dir: Path) -> None:
     shutil.rmtree(run_dir / "tb", ignore_errors=True)
 
 
+def _made_on(state: dict) -> str:
+    """'a 'cuda' run' for a checkpoint's ``--device``, or 'a run on another device type' when it was auto."""
+    device = state.get("config", {}).get("device")
+    return f"a {device!r} run" if device in ("cpu", "cuda") else "a run on another device type"
+
+
 def cross_device_message(path: Any, state: dict) -> str:
     """The error for a checkpoint whose RNG states belong to another device type."""
-    made_on = state.get("config", {}).get("device", "another device")
-    return (f"checkpoint {path} holds the random-number states of a {made_on!r} run, which this device cannot "
+    return (f"checkpoint {path} holds the random-number states of {_made_on(state)}, which this device cannot "
             "continue; resume on the device type it was written on (--device), add --allow-device-change to "
             "continue here with fresh random streams, or start a new --exp-name")
 
@@ -477,8 +482,7 @@ def device_change_seeds(seed: int, step: int) -> tuple[int, int]:
 
 def device_change_line(path: Any, state: dict, device: torch.device) -> str:
     """What a resume with ``--allow-device-change`` prints when the device type did change."""
-    made_on = state.get("config", {}).get("device", "another device")
-    return (f"checkpoint {path} was written by a {made_on!r} run; continuing on {device.type} from step "
+    return (f"checkpoint {path} was written by {_made_on(state)}; continuing on {device.type} from step "
             f"{state['step']} with fresh random streams (seeded from the seed and step), so from here the "
             "numbers differ from an uninterrupted run's")
 
