@@ -36,6 +36,14 @@ OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 resume_flag() { [ -f "$RUNS/$1/seed1/checkpoint.pt" ] && echo --resume; }  # a run with a checkpoint continues
+# a row carried in the repository between CPU sessions (results/inflight/) continues here: the generated file is the same
+unpack_inflight() {
+    if [ -z "$(resume_flag "$1")" ] && [ -f "results/inflight/$1.tar.xz" ]; then
+        mkdir -p "$RUNS" && tar -xJf "results/inflight/$1.tar.xz" -C "$RUNS" && echo "$1: unpacked results/inflight/$1.tar.xz"
+    fi
+}
+# a rows-phase name's task: awac_medium_diverse_d4rl_1m -> antmaze-medium-diverse-v0
+row_env() { local rest=${1#*_}; rest=${rest%_d4rl_*}; echo "antmaze-${rest//_/-}-v0"; }
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=${TQDM_MININTERVAL:-15}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
@@ -71,22 +79,21 @@ fi
 
 # ---------------------------------------------------------------- PHASE=rows (issue 31) begins
 # Several of issue 31's table rows at once on the one GPU (a row's step is a few small kernels, so rows side by
-# side may share the device at little cost to each: rows.txt gives each row's steps/s to check). ROWS names them <algo>_<maze>_d4rl_<1m|cs224r>, which
-# says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0, medium_diverse -> antmaze-medium-diverse-v0)
+# side may share the device at little cost to each: rows.txt gives each row's steps/s to check). ROWS names
+# them <algo>_<maze>_d4rl_<1m|cs224r>, which says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0, medium_diverse -> antmaze-medium-diverse-v0)
 # and the settings (1m: the defaults, 1M steps; cs224r: --preset cs224r, 300k). Each row resumes from $RUNS or
 # results/inflight/<exp>.tar.xz (a row begun on a CPU continues with --allow-device-change: fresh random streams
 # from there on), trains 3 seeds (--fast --fast-compile, CUDA graphs) until the call's deadline,
 # stops with SIGINT (its checkpoint written) and comes back as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt,
 # config.json, metrics.csv: unpack into runs/gpu_runs, or into results/inflight/ form, to continue it) with its log
 # train_<exp>.log; rows.txt has each row's last metrics and steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000),
-# ROW_CKPT (25000) (the steps the name implies, the evaluation and checkpoint intervals: smaller for a smoke test), SIM_THREADS (default: the cores shared out over the rows), TRAIN_ARGS,
-# GEN_TRANSITIONS (smaller datasets, for a smoke test), ROWS_DRY (non-empty: print each row's command, run nothing).
+# ROW_CKPT (25000) (the steps the name implies, the evaluation and checkpoint intervals: smaller for a smoke
+# test), SIM_THREADS (default: the cores shared out over the rows), TRAIN_ARGS, GEN_TRANSITIONS (smaller datasets, for a smoke test), ROWS_DRY (non-empty: print each row's command, run nothing).
 rows_phase() {
-    local exp algo rest maze env steps extra pids=() envs=() gen_pids=() resume data n threads cmd
+    local exp algo env steps extra pids=() envs=() gen_pids=() resume data n threads cmd
     for exp in $ROWS; do
-        rest=${exp#*_}; maze=${rest%_d4rl_*}
         [[ $exp =~ ^(awac|iql)_[a-z_]+_d4rl_(1m|cs224r)$ ]] || { echo "ROWS: '$exp' is not <awac|iql>_<maze>_d4rl_<1m|cs224r>"; return 2; }
-        env=antmaze-${maze//_/-}-v0
+        env=$(row_env "$exp")
         [[ " ${envs[*]} " == *" $env "* ]] || envs+=("$env")
     done
     [ -n "${ROWS_DRY:-}" ] && envs=()  # ROWS_DRY=1: print each row's command, run nothing
@@ -104,13 +111,11 @@ rows_phase() {
     threads=${SIM_THREADS:-$(( $(nproc) / n > 0 ? $(nproc) / n : 1 ))}
     echo "rows from $(($(date +%s) - T0)) s, $(($(left) - MARGIN)) s left, $n rows, $threads simulation threads each" | tee -a "$OUT/rows.txt"
     for exp in $ROWS; do
-        algo=${exp%%_*}; rest=${exp#*_}; maze=${rest%_d4rl_*}; env=antmaze-${maze//_/-}-v0
+        algo=${exp%%_*}; env=$(row_env "$exp")
         if [ "${exp##*_}" = cs224r ]; then steps=300000; extra="--preset cs224r"; else steps=1000000; extra=; fi
         steps=${ROW_STEPS:-$steps}
         [ -n "${GEN_TRANSITIONS:-}" ] && extra="$extra --dataset $CS224R_DATA/$env-$GEN_TRANSITIONS.hdf5"
-        if [ -z "${ROWS_DRY:-}" ] && [ ! -f "$RUNS/$exp/seed1/checkpoint.pt" ] && [ -f "results/inflight/$exp.tar.xz" ]; then
-            mkdir -p "$RUNS" && tar -xJf "results/inflight/$exp.tar.xz" -C "$RUNS" && echo "$exp: unpacked results/inflight/$exp.tar.xz" | tee -a "$OUT/rows.txt"
-        fi
+        [ -n "${ROWS_DRY:-}" ] || unpack_inflight "$exp" | tee -a "$OUT/rows.txt"
         resume=$(resume_flag "$exp")
         cmd=(python3 "scripts/run_$algo.py" --env-name "$env" --seeds 1 2 3 --fast --fast-compile --device "$DEVICE"
              --allow-device-change
@@ -311,10 +316,7 @@ run() {  # resumes the run when its checkpoint is there (a warm machine, or ckpt
         --device "$DEVICE" --log-dir "$RUNS" --exp-name "$3" --total-steps "${TOTAL_STEPS:-1000000}" \
         $resume ${TRAIN_ARGS:-} >>"$OUT/train.log" 2>&1
 }
-if [ -z "$(resume_flag "$EXP")" ] && [ -f "results/inflight/$EXP.tar.xz" ]; then
-    # a row carried in the repository between CPU sessions continues here (the generated file is the same)
-    mkdir -p "$RUNS" && tar -xJf "results/inflight/$EXP.tar.xz" -C "$RUNS" && echo "unpacked results/inflight/$EXP.tar.xz"
-fi
+unpack_inflight "$EXP"
 echo "training from $(($(date +%s) - T0)) s with '$GRAPH', $(($(left) - MARGIN)) s left"
 run $(($(left) - MARGIN)) "$GRAPH" "$EXP"
 RC=$?
