@@ -117,6 +117,7 @@ rows_phase() {
         [ -n "${GEN_TRANSITIONS:-}" ] && extra="$extra --dataset $CS224R_DATA/$env-$GEN_TRANSITIONS.hdf5"
         [ -n "${ROWS_DRY:-}" ] || unpack_inflight "$exp" | tee -a "$OUT/rows.txt"
         resume=$(resume_flag "$exp")
+        [ -n "${ROWS_DRY:-}" ] && [ -f "results/inflight/$exp.tar.xz" ] && resume=--resume  # what a real call would unpack
         cmd=(python3 "scripts/run_$algo.py" --env-name "$env" --seeds 1 2 3 --fast --fast-compile --device "$DEVICE"
              --allow-device-change
              --log-dir "$RUNS" --exp-name "$exp" --total-steps "$steps" --eval-interval "${ROW_EVAL:-50000}"
