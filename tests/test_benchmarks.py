@@ -72,7 +72,8 @@ def test_bench_train_times_the_plain_graphed_step_beside_the_others(capsys):
 
 def _gpu_session_rows(tmp_path, rows):
     env = {**os.environ, "PHASE": "rows", "ROWS_DRY": "1", "ROWS": rows, "OUT": str(tmp_path / "out"),
-           "RUNS": str(tmp_path / "runs"), "CS224R_DATA": str(tmp_path / "data")}
+           "RUNS": str(tmp_path / "runs"), "CS224R_DATA": str(tmp_path / "data"),
+           "INFLIGHT": str(tmp_path / "inflight")}
     return subprocess.run(["bash", str(BENCH / "gpu_session.sh"), "60"], cwd=BENCH.parent, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -92,6 +93,16 @@ def test_gpu_session_rows_phase_reads_each_row_from_its_name(tmp_path):
         assert cmd[cmd.index("--seeds") + 1:cmd.index("--seeds") + 4] == ["1", "2", "3"] and "--fast" in cmd
         assert "--resume" not in cmd  # nothing to resume in an empty $RUNS
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())  # a dry run makes no data
+
+
+def test_gpu_session_rows_dry_run_resumes_a_row_carried_in_inflight(tmp_path):
+    (tmp_path / "inflight").mkdir()
+    (tmp_path / "inflight" / "awac_umaze_d4rl_1m.tar.xz").write_bytes(b"")
+    done = _gpu_session_rows(tmp_path, "awac_umaze_d4rl_1m iql_umaze_d4rl_cs224r")
+    assert done.returncode == 0, done.stdout + done.stderr
+    awac, iql = [line.split() for line in done.stdout.splitlines() if line.startswith("python3 scripts/run_")]
+    assert "--resume" in awac and "--resume" not in iql
+    assert not (tmp_path / "runs").exists()  # a dry run unpacks nothing
 
 
 def test_gpu_session_rows_phase_refuses_a_name_it_cannot_read(tmp_path):
