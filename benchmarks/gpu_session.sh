@@ -81,15 +81,17 @@ fi
 # ---------------------------------------------------------------- PHASE=rows (issue 31) begins
 # Several of issue 31's table rows at once on the one GPU (a row's step is a few small kernels, so rows side by
 # side may share the device at little cost to each: rows.txt gives each row's steps/s to check). ROWS names
-# them <algo>_<maze>_d4rl_<1m|cs224r>, which says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0, medium_diverse -> antmaze-medium-diverse-v0)
-# and the settings (1m: the defaults, 1M steps; cs224r: --preset cs224r, 300k). Each row resumes from $RUNS or
-# results/inflight/<exp>.tar.xz (a row begun on a CPU continues with --allow-device-change: fresh random streams
-# from there on), trains 3 seeds (--fast --fast-compile, CUDA graphs) until the call's deadline,
-# stops with SIGINT (its checkpoint written) and comes back as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt,
-# config.json, metrics.csv: unpack into runs/gpu_runs, or into results/inflight/ form, to continue it) with its log
-# train_<exp>.log; rows.txt has each row's last metrics and steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000),
-# ROW_CKPT (25000) (the steps the name implies, the evaluation and checkpoint intervals: smaller for a smoke
-# test), SIM_THREADS (default: the cores shared out over the rows), TRAIN_ARGS, GEN_TRANSITIONS (smaller datasets, for a smoke test), ROWS_DRY (non-empty: print each row's command, run nothing).
+# them <algo>_<maze>_d4rl_<1m|cs224r>, which says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0,
+# medium_diverse -> antmaze-medium-diverse-v0) and the settings (1m: the defaults, 1M steps; cs224r: --preset
+# cs224r, 300k). Each row resumes from $RUNS or $INFLIGHT/<exp>.tar.xz (default results/inflight/; a row begun on
+# a CPU continues with --allow-device-change: fresh random streams from there on), trains 3 seeds (--fast
+# --fast-compile, CUDA graphs) until the call's deadline, stops with SIGINT (its checkpoint written) and comes back
+# as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt, config.json, metrics.csv: unpack into runs/gpu_runs, or into
+# results/inflight/ form, to continue it) with its log train_<exp>.log; rows.txt has each row's last metrics and
+# steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000), ROW_CKPT (25000) (the steps the name implies, the evaluation
+# and checkpoint intervals: smaller for a smoke test), SIM_THREADS (default: the cores shared out over the rows),
+# TRAIN_ARGS, GEN_TRANSITIONS (smaller datasets, for a smoke test), ROWS_DRY (non-empty: print each row's command,
+# with --resume where the real call would resume, and run nothing).
 rows_phase() {
     local exp algo env steps extra pids=() envs=() gen_pids=() resume data n threads cmd
     for exp in $ROWS; do
