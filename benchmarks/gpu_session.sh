@@ -38,8 +38,9 @@ left() { echo $((BUDGET - ($(date +%s) - T0))); }
 resume_flag() { [ -f "$RUNS/$1/seed1/checkpoint.pt" ] && echo --resume; }  # a run with a checkpoint continues
 # a row carried in the repository between CPU sessions (results/inflight/) continues here: the generated file is the same
 INFLIGHT=${INFLIGHT:-results/inflight}  # the tests point it elsewhere
+carried() { [ -f "$INFLIGHT/$1.tar.xz" ]; }  # the row has a carried checkpoint archive
 unpack_inflight() {
-    if [ -z "$(resume_flag "$1")" ] && [ -f "$INFLIGHT/$1.tar.xz" ]; then
+    if [ -z "$(resume_flag "$1")" ] && carried "$1"; then
         mkdir -p "$RUNS" && tar -xJf "$INFLIGHT/$1.tar.xz" -C "$RUNS" && echo "$1: unpacked $INFLIGHT/$1.tar.xz"
     fi
 }
@@ -120,7 +121,7 @@ rows_phase() {
         [ -n "${GEN_TRANSITIONS:-}" ] && extra="$extra --dataset $CS224R_DATA/$env-$GEN_TRANSITIONS.hdf5"
         [ -n "${ROWS_DRY:-}" ] || unpack_inflight "$exp" | tee -a "$OUT/rows.txt"
         resume=$(resume_flag "$exp")
-        [ -n "${ROWS_DRY:-}" ] && [ -f "$INFLIGHT/$exp.tar.xz" ] && resume=--resume  # what a real call would unpack
+        [ -n "${ROWS_DRY:-}" ] && carried "$exp" && resume=--resume  # what a real call would unpack
         cmd=(python3 "scripts/run_$algo.py" --env-name "$env" --seeds 1 2 3 --fast --fast-compile --device "$DEVICE"
              --allow-device-change
              --log-dir "$RUNS" --exp-name "$exp" --total-steps "$steps" --eval-interval "${ROW_EVAL:-50000}"
