@@ -153,7 +153,7 @@ PY
 }
 if [ "$PHASE" = rows ]; then
     MARGIN=${MARGIN:-30}
-    ROWS=${ROWS:-awac_medium_diverse_d4rl_cs224r iql_medium_diverse_d4rl_cs224r}
+    ROWS=${ROWS:-iql_medium_diverse_d4rl_cs224r}
     rows_phase
     exit $?
 fi
