@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import statistics
 from pathlib import Path
 
 import pytest
+
+from cs224r.infrastructure.results import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "results" / "d4rl_recipe"
@@ -26,11 +27,7 @@ CELL = re.compile(r"^(\d+\.\d\d) ± (\d+\.\d\d)(?: \(portable file: (\d+\.\d\d) 
 
 def final_success(exp: str) -> tuple[float, float]:
     """Mean and population std over seeds 1-3 of the success rate at each run's last evaluation."""
-    rates = []
-    for seed in (1, 2, 3):
-        with open(RECIPE / f"{exp}_seed{seed}.csv", newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("Eval_SuccessRate")]
-        rates.append(float(rows[-1]["Eval_SuccessRate"]))
+    rates = [float(read_metrics(RECIPE / f"{exp}_seed{seed}.csv")[2][-1]) for seed in (1, 2, 3)]
     return statistics.mean(rates), statistics.pstdev(rates)
 
 
