@@ -105,6 +105,27 @@ def test_gpu_session_rows_dry_run_resumes_a_row_carried_in_inflight(tmp_path):
     assert not (tmp_path / "runs").exists()  # a dry run unpacks nothing
 
 
+def test_gpu_session_rows_default_to_the_rows_carried_in_inflight(tmp_path):
+    (tmp_path / "inflight").mkdir()
+    for exp in ("iql_medium_diverse_d4rl_cs224r", "awac_umaze_d4rl_1m"):
+        (tmp_path / "inflight" / f"{exp}.tar.xz").write_bytes(b"")
+    (tmp_path / "inflight" / "README.md").write_text("not a row")
+    done = _gpu_session_rows(tmp_path, "")
+    assert done.returncode == 0, done.stdout + done.stderr
+    commands = [line.split() for line in done.stdout.splitlines() if line.startswith("python3 scripts/run_")]
+    assert [cmd[cmd.index("--exp-name") + 1] for cmd in commands] == ["awac_umaze_d4rl_1m",
+                                                                     "iql_medium_diverse_d4rl_cs224r"]
+    assert all("--resume" in cmd for cmd in commands)
+
+
+def test_gpu_session_rows_without_rows_or_a_carried_one_says_what_to_do(tmp_path):
+    (tmp_path / "inflight").mkdir()
+    done = _gpu_session_rows(tmp_path, "")
+    assert done.returncode == 2
+    assert "no row is carried in" in done.stdout and 'ROWS="' in done.stdout
+    assert "python3 scripts/run_" not in done.stdout
+
+
 def test_gpu_session_rows_phase_refuses_a_name_it_cannot_read(tmp_path):
     done = _gpu_session_rows(tmp_path, "awac_umaze_d4rl_1m awac_umaze_d4rl_2m")
     assert done.returncode == 2
