@@ -85,9 +85,10 @@ fi
 # them <algo>_<maze>_d4rl_<1m|cs224r>, which says everything: awac|iql, the dataset (umaze -> antmaze-umaze-v0,
 # medium_diverse -> antmaze-medium-diverse-v0) and the settings (1m: the defaults, 1M steps; cs224r: --preset
 # cs224r, 300k); without ROWS, the rows carried in $INFLIGHT (none there is an error). Each row resumes from
-# $RUNS or $INFLIGHT/<exp>.tar.xz (default results/inflight/; a row begun on a CPU continues with --allow-device-change: fresh random streams from there on), trains 3 seeds (--fast
-# --fast-compile, CUDA graphs) until the call's deadline, stops with SIGINT (its checkpoint written) and comes back
-# as $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt, config.json, metrics.csv: unpack into runs/gpu_runs, or into
+# $RUNS or $INFLIGHT/<exp>.tar.xz (default results/inflight/; a row begun on a CPU continues with
+# --allow-device-change: fresh random streams from there on), trains 3 seeds (--fast --fast-compile, CUDA
+# graphs) until the call's deadline, stops with SIGINT (its checkpoint written) and comes back as
+# $OUT/row_<exp>.tar.xz (seed*/ checkpoint.pt, config.json, metrics.csv: unpack into runs/gpu_runs, or into
 # results/inflight/ form, to continue it) with its log train_<exp>.log; rows.txt has each row's last metrics and
 # steps/s. Knobs: ROWS, ROW_STEPS, ROW_EVAL (50000), ROW_CKPT (25000) (the steps the name implies, the evaluation
 # and checkpoint intervals: smaller for a smoke test), SIM_THREADS (default: the cores shared out over the rows),
@@ -154,9 +155,11 @@ PY
 if [ "$PHASE" = rows ]; then
     MARGIN=${MARGIN:-30}
     # default: the rows carried in $INFLIGHT (each <exp>.tar.xz), so a GPU call continues what CPU sessions left
-    [ -n "${ROWS:-}" ] || ROWS=$(find "$INFLIGHT" -maxdepth 1 -name '*_d4rl_*.tar.xz' 2>/dev/null \
-        | sed 's|.*/||; s|\.tar\.xz$||' | sort | tr '\n' ' ')
-    [ -n "${ROWS// /}" ] || { echo "PHASE=rows: no row is carried in $INFLIGHT; name the rows to run, e.g. ROWS=\"iql_umaze_d4rl_cs224r\""; exit 2; }
+    if [ -z "${ROWS:-}" ]; then
+        shopt -s nullglob; archives=("$INFLIGHT"/*_d4rl_*.tar.xz); shopt -u nullglob
+        archives=("${archives[@]##*/}"); ROWS="${archives[*]%.tar.xz}"
+    fi
+    [ -n "$ROWS" ] || { echo "PHASE=rows: no row is carried in $INFLIGHT; name the rows to run, e.g. ROWS=\"iql_umaze_d4rl_cs224r\""; exit 2; }
     rows_phase
     exit $?
 fi
